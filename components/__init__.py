@@ -1,0 +1,1 @@
+"""The scheduler-monitoring Pulumi program: settings, renderers, components, platforms."""

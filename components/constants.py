@@ -1,0 +1,52 @@
+"""Names and ports every part of the stack agrees on.
+
+Rules, dashboards and renderers refer to these, so they are defined once.
+"""
+
+# Scrape job names. Alerts and dashboards select on them (`up{job="..."}`).
+JOB_PROMETHEUS = "prometheus"
+JOB_CELERY_EXPORTER = "celery-exporter"
+JOB_ALERTMANAGER = "alertmanager"
+JOB_GRAFANA = "grafana"
+
+# Service names: container names on Docker, Service/StatefulSet names on Kubernetes.
+PROMETHEUS = "prometheus"
+ALERTMANAGER = "alertmanager"
+GRAFANA = "grafana"
+CELERY_EXPORTER = "celery-exporter"
+
+# Ports inside the containers (the images' defaults).
+PROMETHEUS_PORT = 9090
+ALERTMANAGER_PORT = 9093
+ALERTMANAGER_CLUSTER_PORT = 9094
+GRAFANA_PORT = 3000
+CELERY_EXPORTER_PORT = 9808
+
+# Grafana content.
+DATASOURCE_UID = "scheduler-prometheus"
+DATASOURCE_NAME = "Prometheus"
+FOLDER_UID = "residency-scheduler"
+FOLDER_TITLE = "Residency Scheduler"
+
+# Paths inside the containers.
+PROMETHEUS_CONFIG_DIR = "/etc/prometheus"
+PROMETHEUS_RULES_DIR = "/etc/prometheus/rules"
+PROMETHEUS_DATA_DIR = "/prometheus"
+ALERTMANAGER_CONFIG_DIR = "/etc/alertmanager"
+ALERTMANAGER_TEMPLATES_DIR = "/etc/alertmanager/templates"
+# Receiver secrets reach Alertmanager as files here, never inside alertmanager.yml.
+ALERTMANAGER_SECRETS_DIR = "/etc/alertmanager/secrets"
+ALERTMANAGER_DATA_DIR = "/alertmanager"
+GRAFANA_DATA_DIR = "/var/lib/grafana"
+GRAFANA_PROVISIONING_DIR = "/etc/grafana/provisioning"
+GRAFANA_SECRETS_DIR = "/etc/grafana/secrets"
+
+# File names of the receiver secrets under ALERTMANAGER_SECRETS_DIR.
+PAGERDUTY_ROUTING_KEY_FILE = "pagerduty_routing_key"
+SLACK_WEBHOOK_URL_FILE = "slack_webhook_url"
+SMTP_PASSWORD_FILE = "smtp_password"
+WATCHDOG_WEBHOOK_URL_FILE = "watchdog_webhook_url"
+
+# Placeholders in rules/*.yml, replaced by the rule renderer with settings.
+RUNBOOK_BASE_URL_TOKEN = "${RUNBOOK_BASE_URL}"
+GRAFANA_URL_TOKEN = "${GRAFANA_URL}"

@@ -1,0 +1,1 @@
+"""Pure renderers: settings and data files in, configuration text out. No Pulumi here."""
