@@ -1,0 +1,64 @@
+"""prometheus.yml from settings and the stack's topology."""
+from __future__ import annotations
+
+import yaml
+
+from components import constants as c
+from components.platform import Topology
+from components.settings import Settings
+
+
+def render_prometheus_config(settings: Settings, topology: Topology) -> str:
+    """The Prometheus configuration every replica of the stack runs with."""
+    config: dict = {
+        "global": {
+            "scrape_interval": settings.scrape_interval,
+            "scrape_timeout": _scrape_timeout(settings.scrape_interval),
+            "evaluation_interval": settings.evaluation_interval,
+            # `replica` tells HA replicas apart in their own data and in remote
+            # storage; it is dropped from alerts below so both replicas' copies of
+            # one alert deduplicate in Alertmanager.
+            "external_labels": {"env": settings.environment, "replica": topology.replica_label},
+        },
+        "alerting": {
+            "alert_relabel_configs": [{"action": "labeldrop", "regex": "replica"}],
+            # Every Alertmanager is listed on its own: alerts must reach each
+            # replica directly (they deduplicate among themselves by gossip), not
+            # one of them at random behind a load-balanced Service.
+            "alertmanagers": [{
+                "api_version": "v2",
+                "timeout": "10s",
+                "static_configs": [{"targets": list(topology.alertmanager)}],
+            }],
+        },
+        "rule_files": [f"{c.PROMETHEUS_RULES_DIR}/*.yml"],
+        "scrape_configs": [
+            _job(c.JOB_PROMETHEUS, topology.prometheus),
+            {
+                **_job(settings.backend_job_name, (settings.backend_target,)),
+                "scheme": settings.backend_scheme,
+                "metrics_path": settings.backend_metrics_path,
+            },
+            _job(c.JOB_CELERY_EXPORTER, topology.celery_exporter),
+            _job(c.JOB_ALERTMANAGER, topology.alertmanager),
+            _job(c.JOB_GRAFANA, topology.grafana),
+        ],
+    }
+    if settings.remote_write_url:
+        config["remote_write"] = [{
+            "url": settings.remote_write_url,
+            # Each HA replica ships its own copy; the long-term store deduplicates
+            # on the `replica` external label.
+            "queue_config": {"max_samples_per_send": 2000},
+        }]
+    return yaml.safe_dump(config, sort_keys=False, default_flow_style=False)
+
+
+def _job(name: str, targets: tuple[str, ...]) -> dict:
+    return {"job_name": name, "static_configs": [{"targets": list(targets)}]}
+
+
+def _scrape_timeout(interval: str) -> str:
+    """10s, or the interval itself when shorter (Prometheus rejects a longer timeout)."""
+    from components.settings import duration_seconds
+    return interval if duration_seconds(interval) < 10 else "10s"
