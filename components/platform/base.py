@@ -15,9 +15,15 @@ import pulumi
 
 @dataclass(frozen=True)
 class File:
-    """A file placed in the container at `path`. `content` may be an Output."""
+    """A file placed in the container at `path`. `content` may be an Output.
+
+    `published_as` is set when the platform already published the file as an
+    object of its own (a ConfigMap on Kubernetes, by `Platform.publish`): the
+    workload then mounts that object instead of creating one.
+    """
     path: str
     content: Any
+    published_as: Any = None
 
 
 @dataclass(frozen=True)
@@ -71,3 +77,11 @@ class Platform(Protocol):
     """Places workloads. Implemented by DockerPlatform and KubernetesPlatform."""
 
     def place(self, workload: Workload, parent: pulumi.Resource) -> Placed: ...
+
+    def publish(self, name: str, file: File, parent: pulumi.Resource) -> File:
+        """Publish one configuration file as its own object where the platform has
+        one (Kubernetes: a ConfigMap named `name`, child of `parent`), so a preview
+        names the file that changed. Returns the File for a Workload to mount.
+        Docker has no such object outside Swarm: the file is returned unchanged and
+        travels as an upload of the container that mounts it."""
+        ...
