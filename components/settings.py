@@ -284,7 +284,7 @@ SETTINGS: tuple[Setting, ...] = (
             "host:port of the FastAPI backend's metrics endpoint, as Prometheus reaches it. "
             "In dev the default reaches port 8000 of the Docker host."),
     Setting("backendMetricsPath", _path, "/metrics",
-            "Path of the backend's metrics endpoint."),
+            "Path of the backend's metrics endpoint; change it only if the backend serves metrics elsewhere."),
     Setting("backendScheme", _choice("http", "https"), "http",
             "Scheme of the backend's metrics endpoint; https when it sits behind TLS."),
     # Celery and its exporter.
@@ -302,25 +302,25 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("celeryPurgeOfflineWorkerMetrics", _count(60, 86400), 600,
             "Seconds after which a dead worker's series are deleted. Must exceed celeryWorkerTimeout.",
             kind="integer"),
-    Setting("celeryRuntimeBuckets", _buckets, list(RUNTIME_BUCKETS),
-            "Task runtime histogram bounds in seconds. Must include 10 and 60 and reach 600.",
-            kind="array"),
+    Setting("celeryRuntimeBuckets", _buckets, ",".join(str(b) for b in RUNTIME_BUCKETS),
+            "Task runtime histogram bounds in seconds, comma-separated. Must include 10 and 60 and "
+            "reach 600 (the tasks' hard time limit)."),
     # Notifications. All optional in dev; prod switches all three on.
     Setting("pagerdutyEnabled", _boolean, False,
             "Page critical alerts through PagerDuty. Needs pagerdutyRoutingKey.", kind="boolean"),
     Setting("pagerdutyRoutingKey", _word, None,
-            "PagerDuty Events API v2 integration (routing) key.", secret=True),
+            "PagerDuty Events API v2 integration (routing) key of the on-call service.", secret=True),
     Setting("slackEnabled", _boolean, False,
             "Send warning alerts to Slack. Needs slackWebhookUrl.", kind="boolean"),
     Setting("slackWebhookUrl", _url("https", "http"), None,
-            "Slack incoming webhook URL.", secret=True),
+            "Slack incoming webhook URL of the warnings channel.", secret=True),
     Setting("slackChannel", _channel, "#scheduler-alerts",
-            "Slack channel for warnings."),
+            "Slack channel for warnings; the webhook's default channel is overridden by it."),
     Setting("emailEnabled", _boolean, False,
             "Send info alerts by e-mail. Needs emailTo, emailFrom and smtpSmarthost.", kind="boolean"),
     Setting("emailTo", _list(_email), None,
-            "Recipients of info alerts.", kind="array"),
-    Setting("emailFrom", _email, None, "Sender address of alert e-mails."),
+            "Recipients of info alerts (a list); usually the scheduling team's shared mailbox.", kind="array"),
+    Setting("emailFrom", _email, None, "Sender address of alert e-mails; must be accepted by the SMTP relay."),
     Setting("smtpSmarthost", _host_port, None, "SMTP relay as host:port, e.g. smtp.hospital.example:587."),
     Setting("smtpUsername", _word, None, "SMTP user, when the relay needs authentication."),
     Setting("smtpPassword", _word, None, "SMTP password for smtpUsername.", secret=True),
@@ -334,7 +334,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("grafanaUrl", _url("http", "https"), "http://localhost:3001",
             "Grafana's URL as users and the Pulumi Grafana provider reach it; used for "
             "links in alerts. Set it to the public URL in prod."),
-    Setting("grafanaAdminUser", _word, "admin", "Grafana admin login."),
+    Setting("grafanaAdminUser", _word, "admin", "Grafana admin login; change it to match your admin naming policy."),
     Setting("grafanaAdminPassword", _word, None,
             "Grafana admin password. Generated (and exported as a secret) when not set.", secret=True),
     Setting("grafanaSecretKey", _word, None,
@@ -354,7 +354,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Keep data volumes (Docker) and claims (Kubernetes) when the stack or a workload is "
             "deleted. Turn off only for throwaway stacks.", kind="boolean"),
     # Kubernetes (prod).
-    Setting("namespace", _name, "monitoring", "Kubernetes namespace of the stack."),
+    Setting("namespace", _name, "monitoring", "Kubernetes namespace of the stack; change it when the cluster has a naming scheme."),
     Setting("storageClassName", _name, None,
             "StorageClass of the claims; the cluster default when not set."),
     Setting("prometheusReplicas", _count(1, 5), 2,
@@ -365,8 +365,8 @@ SETTINGS: tuple[Setting, ...] = (
             kind="integer"),
     Setting("prometheusStorageSize", _quantity, "10Gi",
             "Claim size of each Prometheus replica. Must exceed retentionSize."),
-    Setting("alertmanagerStorageSize", _quantity, "1Gi", "Claim size of each Alertmanager replica."),
-    Setting("grafanaStorageSize", _quantity, "2Gi", "Claim size of Grafana."),
+    Setting("alertmanagerStorageSize", _quantity, "1Gi", "Claim size of each Alertmanager replica (silences and notification log)."),
+    Setting("grafanaStorageSize", _quantity, "2Gi", "Claim size of Grafana's SQLite database and plugins."),
 )
 
 SETTINGS_BY_KEY = {s.key: s for s in SETTINGS}
@@ -700,6 +700,8 @@ def from_stack_file(stack: str) -> tuple[Settings, Secrets]:
             continue
         if enabled:
             secret_set.update(k for k in needs if SETTINGS_BY_KEY[k].secret)
+            if flag == "emailEnabled" and raw.get("smtpUsername"):
+                secret_set.add("smtpPassword")
     settings = parse(stack, raw, frozenset(secret_set))
 
     def placeholder(key: str) -> Optional[str]:
@@ -714,3 +716,22 @@ def from_stack_file(stack: str) -> tuple[Settings, Secrets]:
         grafana_admin_password=placeholder("grafanaAdminPassword"),
         grafana_secret_key=placeholder("grafanaSecretKey"),
     )
+
+
+def config_schema() -> dict:
+    """The `config:` block of Pulumi.yaml, derived from SETTINGS (types, secrecy, docs)."""
+    schema: dict = {}
+    for setting in SETTINGS:
+        entry: dict = {"type": setting.kind}
+        if setting.kind == "array":
+            entry["items"] = {"type": "string"}
+        if setting.secret:
+            entry["secret"] = True
+        entry["description"] = setting.doc
+        schema[setting.key] = entry
+    return schema
+
+
+if __name__ == "__main__":
+    # Prints the config block to paste into Pulumi.yaml after changing SETTINGS.
+    print(yaml.safe_dump({"config": config_schema()}, sort_keys=False, width=120))

@@ -43,3 +43,12 @@ def docker_topology(settings: Settings) -> Topology:
         prometheus_url=f"http://{c.PROMETHEUS}:{c.PROMETHEUS_PORT}",
         replica_label="${HOSTNAME}",
     )
+
+
+def create_platform(settings: Settings, name: str):
+    """The platform the settings ask for (the only place that chooses one)."""
+    if settings.on_kubernetes:
+        from components.platform.kubernetes import KubernetesPlatform
+        return KubernetesPlatform(settings, name, None)
+    from components.platform.docker import DockerPlatform
+    return DockerPlatform(settings, name)

@@ -61,7 +61,9 @@ class Workload:
     run_as_user: int = 65534
     resources: Resources = Resources("100m", "128Mi", "500m", "512Mi")
     host_port: Optional[int] = None            # published on 127.0.0.1 where the platform publishes ports
-    scrape_port: Optional[int] = None          # NetworkPolicy: who scrapes this (defaults to port)
+    # A command that exits 0 when the service is healthy, for platforms whose
+    # health checks run inside the container (Docker); images differ in tools.
+    health_command: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,78 @@
+"""Alertmanager: routes alerts by severity, inhibits siblings, keeps silences."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import pulumi
+
+from components import constants as c
+from components.platform.base import File, HttpCheck, Platform, Resources, Workload
+from components.settings import Secrets, Settings
+
+
+@dataclass(frozen=True)
+class AlertmanagerArgs:
+    settings: Settings
+    secrets: Secrets
+    platform: Platform
+    config: str                      # rendered alertmanager.yml
+    templates: dict[str, str]        # notification templates, file name -> text
+    peers: tuple[str, ...]           # gossip addresses of every replica (empty: no cluster)
+
+
+class Alertmanager(pulumi.ComponentResource):
+    internal_url: pulumi.Output[str]
+    external_url: pulumi.Output[str]
+
+    def __init__(self, name: str, args: AlertmanagerArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__("scheduler-monitoring:index:Alertmanager", name, None, opts)
+        s = args.settings
+        cluster_args: tuple[str, ...] = ("--cluster.listen-address=",)  # a lone instance gossips with nobody
+        if args.peers:
+            cluster_args = (f"--cluster.listen-address=0.0.0.0:{c.ALERTMANAGER_CLUSTER_PORT}",
+                            *(f"--cluster.peer={peer}" for peer in args.peers))
+        workload = Workload(
+            name=name,
+            image=s.alertmanager_image,
+            args=(
+                f"--config.file={c.ALERTMANAGER_CONFIG_DIR}/alertmanager.yml",
+                f"--storage.path={c.ALERTMANAGER_DATA_DIR}",
+                # Silences outlive a long weekend.
+                "--data.retention=168h",
+                *cluster_args,
+            ),
+            port=c.ALERTMANAGER_PORT,
+            config_files=(
+                File(f"{c.ALERTMANAGER_CONFIG_DIR}/alertmanager.yml", args.config),
+                *(File(f"{c.ALERTMANAGER_TEMPLATES_DIR}/{n}", t) for n, t in sorted(args.templates.items())),
+            ),
+            secret_files=tuple(_secret_files(args.secrets)),
+            data_path=c.ALERTMANAGER_DATA_DIR,
+            data_size=s.alertmanager_storage_size,
+            liveness=HttpCheck("/-/healthy"),
+            readiness=HttpCheck("/-/ready"),
+            startup_budget_seconds=120,
+            replicas=s.alertmanager_replicas,
+            cluster_port=c.ALERTMANAGER_CLUSTER_PORT if args.peers else None,
+            run_as_user=65534,
+            resources=Resources("50m", "64Mi", "500m", "256Mi"),
+            host_port=s.alertmanager_port,
+            health_command=("wget", "-q", "-O", "/dev/null", f"http://localhost:{c.ALERTMANAGER_PORT}/-/ready"),
+        )
+        placed = args.platform.place(workload, parent=self)
+        self.internal_url = placed.internal_url
+        self.external_url = placed.external_url
+        self.ready = placed.ready
+        self.register_outputs({"internal_url": self.internal_url, "external_url": self.external_url})
+
+
+def _secret_files(secrets: Secrets) -> list[File]:
+    """Each configured receiver secret as a file the config points to with *_file."""
+    wanted: list[tuple[str, Any]] = [
+        (c.PAGERDUTY_ROUTING_KEY_FILE, secrets.pagerduty_routing_key),
+        (c.SLACK_WEBHOOK_URL_FILE, secrets.slack_webhook_url),
+        (c.SMTP_PASSWORD_FILE, secrets.smtp_password),
+        (c.WATCHDOG_WEBHOOK_URL_FILE, secrets.watchdog_webhook_url),
+    ]
+    return [File(f"{c.ALERTMANAGER_SECRETS_DIR}/{name}", value) for name, value in wanted if value is not None]
