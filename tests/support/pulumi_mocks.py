@@ -1,6 +1,7 @@
 """Run the whole Pulumi program under mocks and keep every resource it declares."""
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import runpy
@@ -15,6 +16,12 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 SECRET_SIG = rpc._special_sig_key if hasattr(rpc, "_special_sig_key") else "4dabf18193072939515e22adb298388d"
 
 
+@dataclass(frozen=True)
+class ExportedValue:
+    value: Any
+    secret: bool
+
+
 @dataclass
 class Declared:
     """One resource as `pulumi up` would send it: type, name, inputs, options."""
@@ -25,11 +32,15 @@ class Declared:
     provider: str
     parent: str
     urn: str
+    dependencies: list
+    retain_on_delete: bool
+    delete_before_replace: bool
 
 
 class CapturingMocks(pulumi.runtime.Mocks):
     def __init__(self) -> None:
         self.declared: list[Declared] = []
+        self.exports: dict = {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         outputs = dict(args.inputs)
@@ -56,8 +67,11 @@ class _RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
         raw = rpc.deserialize_properties(request.object, keep_unknowns=True)
         self.mocks.declared.append(Declared(
             type=request.type, name=request.name, inputs=_unwrap(raw), raw_inputs=raw,
-            provider=request.provider, parent=request.parent, urn=response.urn))
+            provider=request.provider, parent=request.parent, urn=response.urn,
+            dependencies=list(request.dependencies), retain_on_delete=request.retainOnDelete,
+            delete_before_replace=request.deleteBeforeReplace))
         return response
+
 
 
 def _unwrap(value: Any) -> Any:
@@ -74,6 +88,7 @@ def _unwrap(value: Any) -> Any:
 @dataclass
 class ProgramRun:
     declared: list[Declared]
+    exports: dict
 
     def of_type(self, type_token: str) -> list[Declared]:
         return [d for d in self.declared if d.type == type_token]
@@ -91,13 +106,32 @@ def run_program(stack: str, config: dict[str, Any], secret_keys: tuple[str, ...]
     pulumi.runtime.set_mocks(mocks, project="scheduler-monitoring", stack=stack, preview=False, monitor=monitor)
     full = {f"scheduler-monitoring:{k}": (v if isinstance(v, str) else json.dumps(v)) for k, v in config.items()}
     pulumi.runtime.set_all_config(full, secret_keys=[f"scheduler-monitoring:{k}" for k in secret_keys])
+    exported: dict[str, Any] = {}
+    real_export = pulumi.export
+
+    def record(name: str, value: Any) -> None:
+        exported[name] = pulumi.Output.from_input(value)
+        real_export(name, value)
+
+    async def settle() -> None:
+        # Awaited by pulumi.runtime.test, so every export is resolved (and its
+        # secrecy known) before the run returns.
+        for name, output in exported.items():
+            mocks.exports[name] = ExportedValue(await output.future(), await output.is_secret())
+
+    def program():
+        runpy.run_path(str(PROJECT_DIR / "__main__.py"), run_name="__main__")
+        return asyncio.ensure_future(settle())
+
     cwd = os.getcwd()
     os.chdir(PROJECT_DIR)
+    pulumi.export = record
     try:
-        pulumi.runtime.test(lambda: runpy.run_path(str(PROJECT_DIR / "__main__.py"), run_name="__main__"))()
+        pulumi.runtime.test(program)()
     finally:
+        pulumi.export = real_export
         os.chdir(cwd)
-    return ProgramRun(declared=mocks.declared)
+    return ProgramRun(declared=mocks.declared, exports=mocks.exports)
 
 
 def is_secret_envelope(value: Any) -> bool:

@@ -1,0 +1,100 @@
+"""`python -m components.render` for both stacks, checked by promtool and amtool."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.settings import PROJECT_DIR
+
+STACKS = ("dev", "prod")
+
+
+def tool(name: str) -> str:
+    path = shutil.which(name)
+    assert path, f"{name} is not installed: run ./scripts/setup (apt-get install prometheus prometheus-alertmanager)"
+    return path
+
+
+@pytest.fixture(scope="module", params=STACKS)
+def rendered(request, tmp_path_factory) -> tuple[str, Path]:
+    out = tmp_path_factory.mktemp(f"render-{request.param}")
+    result = subprocess.run([sys.executable, "-m", "components.render", request.param, str(out)],
+                            cwd=PROJECT_DIR, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return request.param, out
+
+
+def test_render_writes_every_deployed_file(rendered):
+    _, out = rendered
+    for relative in ("prometheus/prometheus.yml", "alertmanager/alertmanager.yml",
+                     "grafana/provisioning/datasources/prometheus.yml", "grafana/grafana.ini",
+                     "celery-exporter/flags.txt"):
+        assert (out / relative).is_file(), relative
+    rules = sorted(p.name for p in (out / "prometheus/rules").glob("*.yml"))
+    assert rules == sorted(p.name for p in (PROJECT_DIR / "rules").glob("*.yml")) and rules
+    dashboards = sorted(p.name for p in (out / "grafana/dashboards").glob("*.json"))
+    assert dashboards == sorted(p.name for p in (PROJECT_DIR / "dashboards").glob("*.json")) and dashboards
+
+
+def test_promtool_accepts_the_config_with_its_rules(rendered, tmp_path):
+    _, out = rendered
+    config = yaml.safe_load((out / "prometheus/prometheus.yml").read_text())
+    result = subprocess.run([tool("promtool"), "check", "config", "--syntax-only",
+                             str(out / "prometheus/prometheus.yml")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # Again with the rule files where the config points, so they are checked with it.
+    config["rule_files"] = [str(out / "prometheus/rules/*.yml")]
+    local = tmp_path / "prometheus.yml"
+    local.write_text(yaml.safe_dump(config))
+    result = subprocess.run([tool("promtool"), "check", "config", str(local)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout + result.stderr
+
+
+def test_amtool_accepts_the_alertmanager_config(rendered):
+    _, out = rendered
+    result = subprocess.run([tool("amtool"), "check-config", str(out / "alertmanager/alertmanager.yml")],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout + result.stderr
+
+
+def test_rendered_files_hold_no_secret(rendered):
+    stack, out = rendered
+    for path in out.rglob("*"):
+        if path.is_file():
+            text = path.read_text()
+            assert "redis://" not in text, f"{path} holds a broker URL"
+            assert "hooks.slack.com/services/" not in text, f"{path} holds a webhook"
+
+
+def test_prometheus_config_scrapes_every_part_and_alerts_alertmanager(rendered):
+    stack, out = rendered
+    config = yaml.safe_load((out / "prometheus/prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert set(jobs) == {"prometheus", "scheduler-backend", "celery-exporter", "alertmanager", "grafana"}
+    assert jobs["scheduler-backend"]["metrics_path"] == "/metrics"
+    assert config["global"]["external_labels"]["env"] == stack
+    targets = config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
+    assert targets == jobs["alertmanager"]["static_configs"][0]["targets"]
+    assert {"action": "labeldrop", "regex": "replica"} in config["alerting"]["alert_relabel_configs"]
+
+
+def test_exporter_flags(rendered):
+    _, out = rendered
+    flags = (out / "celery-exporter/flags.txt").read_text()
+    assert "--queues=default,resilience,notifications,metrics,exports,security,maintenance" in flags
+    assert "--buckets=0.1,0.5,1,2.5,5,10,30,60,120,300,600" in flags
+    assert "--broker-url" not in flags and "# secret environment: CE_BROKER_URL" in flags
+
+
+def test_unknown_stack_is_a_clear_error():
+    result = subprocess.run([sys.executable, "-m", "components.render", "staging", "/tmp/unused"],
+                            cwd=PROJECT_DIR, capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "Pulumi.staging.yaml: no such stack file" in result.stderr
