@@ -11,6 +11,7 @@ from components import constants as c
 from components.renderers.dashboards import dashboard_files
 from components.renderers.rules import rule_files
 from tests.support.pulumi_mocks import run_program, strings_outside_secrets
+from tests.support.stack_config import TEST_SECRETS as SECRETS
 
 CONTAINER = "docker:index/container:Container"
 VOLUME = "docker:index/volume:Volume"
@@ -18,15 +19,6 @@ DASHBOARD = "grafana:oss/dashboard:Dashboard"
 FOLDER = "grafana:oss/folder:Folder"
 DATASOURCE = "grafana:oss/dataSource:DataSource"
 
-# Distinctive values: any of them outside a secret envelope is a leak.
-SECRETS = {
-    "celeryBrokerUrl": "redis://:BROKER-PASSWORD-7f3a@host.docker.internal:6379/0",
-    "grafanaAdminPassword": "GRAFANA-ADMIN-PASSWORD-91c2",
-    "grafanaSecretKey": "GRAFANA-SECRET-KEY-55d0",
-    "slackWebhookUrl": "https://hooks.slack.com/services/SLACK-HOOK-SECRET-0b1e",
-    "pagerdutyRoutingKey": "PAGERDUTY-ROUTING-KEY-3e8f",
-    "smtpPassword": "SMTP-PASSWORD-a4c6",
-}
 RECEIVERS_ON = {
     "platform": "docker", "pagerdutyEnabled": "true", "slackEnabled": "true", "emailEnabled": "true",
     "emailTo": '["oncall@hospital.example"]', "emailFrom": "am@hospital.example",
