@@ -732,6 +732,17 @@ def config_schema() -> dict:
     return schema
 
 
+def settings_table() -> str:
+    """The README's settings table, derived from SETTINGS."""
+    rows = ["| setting | default | secret | what it is, and when to change it |", "|---|---|---|---|"]
+    for setting in SETTINGS:
+        default = "—" if setting.default is None else f"`{setting.default}`"
+        rows.append(f"| `{setting.key}` | {default} | {'yes' if setting.secret else ''} | "
+                    f"{setting.doc.replace('|', '/')} |")
+    return "\n".join(rows)
+
+
 if __name__ == "__main__":
-    # Prints the config block to paste into Pulumi.yaml after changing SETTINGS.
+    # After changing SETTINGS: the config block for Pulumi.yaml, then the README's table.
     print(yaml.safe_dump({"config": config_schema()}, sort_keys=False, width=120))
+    print(settings_table())

@@ -146,3 +146,8 @@ def test_receivers_on_with_their_secrets_are_accepted():
 def test_missing_stack_file_is_a_clear_error():
     with pytest.raises(SettingsError, match="Pulumi.staging.yaml: no such stack file"):
         s.from_stack_file("staging")
+
+
+def test_readme_lists_every_setting_with_its_default():
+    # Regenerate with `python -m components.settings` after changing SETTINGS.
+    assert s.settings_table() in (s.PROJECT_DIR / "README.md").read_text()
