@@ -1,0 +1,746 @@
+"""The Kubernetes platform: workloads as StatefulSets/Deployments in one namespace.
+
+Addresses (`kubernetes_topology`) and objects (`KubernetesPlatform`) come from
+the same naming helpers below, so the addresses rendered into prometheus.yml
+are exactly the DNS names the cluster gives the pods.
+
+Per workload `place()` creates:
+- a ServiceAccount without an API token (nothing here talks to the API server:
+  Prometheus scrapes static targets);
+- one ConfigMap per config file, and one Secret for all secret files and env;
+- a StatefulSet when the workload keeps data (claims per replica, stable pod
+  names that peers and Prometheus address directly), else a Deployment;
+- a headless Service `<name>` (per-pod DNS, peer discovery) and a ClusterIP
+  Service `<name>-lb` (load-balanced, for Grafana's datasource and ingress);
+- a PodDisruptionBudget letting one replica go at a time;
+- a NetworkPolicy opening only the flows in `INTERNAL_FLOWS` and the external
+  ones the settings call for, on top of a namespace-wide default deny.
+
+How configuration changes roll out (and why a bad one never replaces a good one):
+ConfigMaps and Secrets are auto-named by Pulumi and replaced, never edited, when
+their content changes (`replace_on_changes`, `immutable`). The new object gets a
+new name, so the pod template changes and the StatefulSet rolls one pod at a
+time; the other replicas keep running with the old, still existing objects.
+A new pod with a bad config fails its startup/readiness probes, the rollout
+stops there, Pulumi's await on the StatefulSet fails the update, and the old
+ConfigMap is therefore never deleted: the healthy replicas keep serving (and
+restart with) the good config. A config-reloader sidecar was not chosen: it
+applies a bad config to every replica at once, with nothing to stop it, and it
+adds a second image to pin and patch. Data survives the rolling restart on the
+claims (Prometheus replays its WAL, Alertmanager reloads silences and re-syncs
+from its peers).
+"""
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import math
+import posixpath
+import re
+from dataclasses import dataclass
+from typing import Any, Iterable, Optional
+from urllib.parse import urlparse
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pulumi_kubernetes.apps.v1 import (
+    DeploymentSpecArgs, DeploymentStrategyArgs, RollingUpdateDeploymentArgs,
+    StatefulSetPersistentVolumeClaimRetentionPolicyArgs, StatefulSetSpecArgs,
+    StatefulSetUpdateStrategyArgs,
+)
+from pulumi_kubernetes.core.v1 import (
+    AffinityArgs, CapabilitiesArgs, ConfigMapProjectionArgs, ContainerArgs, ContainerPortArgs,
+    EmptyDirVolumeSourceArgs, EnvVarArgs, EnvVarSourceArgs, HTTPGetActionArgs, KeyToPathArgs,
+    ObjectFieldSelectorArgs, PersistentVolumeClaimSpecArgs, PersistentVolumeClaimTemplateArgs,
+    PodAffinityTermArgs, PodAntiAffinityArgs, PodSecurityContextArgs, PodSpecArgs,
+    PodTemplateSpecArgs, ProbeArgs, ProjectedVolumeSourceArgs, ResourceRequirementsArgs,
+    SeccompProfileArgs, SecretKeySelectorArgs, SecretProjectionArgs, SecurityContextArgs,
+    ServicePortArgs, ServiceSpecArgs, VolumeMountArgs, VolumeProjectionArgs,
+    VolumeResourceRequirementsArgs, VolumeArgs, WeightedPodAffinityTermArgs,
+)
+from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
+from pulumi_kubernetes.networking.v1 import (
+    HTTPIngressPathArgs, HTTPIngressRuleValueArgs, IngressBackendArgs, IngressRuleArgs,
+    IngressServiceBackendArgs, IngressSpecArgs, IngressTLSArgs, NetworkPolicyEgressRuleArgs,
+    NetworkPolicyIngressRuleArgs, NetworkPolicyPeerArgs, NetworkPolicyPortArgs,
+    NetworkPolicySpecArgs, ServiceBackendPortArgs,
+)
+from pulumi_kubernetes.policy.v1 import PodDisruptionBudgetSpecArgs
+
+from components import constants as c
+from components.platform import Topology
+from components.platform.base import File, Placed, Workload
+from components.settings import PROJECT, Settings
+
+# --------------------------------------------------------------------------
+# Names and addresses, shared by the topology and the objects.
+# --------------------------------------------------------------------------
+NAME_LABEL = "app.kubernetes.io/name"
+PART_OF_LABEL = "app.kubernetes.io/part-of"
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"   # set by the API server on every namespace
+DATA_VOLUME = "data"
+FILES_VOLUME = "files"
+# Where a ConfigMap's file goes, for whoever reads the cluster rather than the code.
+FILE_ANNOTATION = "scheduler-monitoring/path"
+
+# The environment variable the `replica` external label expands to. Prometheus 3
+# expands ${VAR} in external_labels by default (the 2.x expand-external-labels
+# flag became the default behaviour), and the downward API sets it to the pod's
+# name, so both HA replicas share one prometheus.yml yet label their series apart.
+POD_NAME_ENV = "POD_NAME"
+POD_IP_ENV = "POD_IP"
+
+# Cluster DNS. Pods resolve names through kube-dns/CoreDNS in kube-system; the
+# label is the one both kubeadm and the managed offerings put on those pods.
+DNS_NAMESPACE = "kube-system"
+DNS_POD_LABELS = {"k8s-app": "kube-dns"}
+
+# The Redis broker's address is a secret (it carries the password), so the
+# exporter's egress is opened on Redis's ports rather than on the host.
+REDIS_PORTS = (6379, 6380)        # plain and the usual TLS port of managed Redis
+HTTPS_PORT = 443                  # PagerDuty, Slack and webhook receivers
+
+# Default namespace of the ingress controller whose pods may reach Grafana.
+DEFAULT_INGRESS_NAMESPACE = "ingress-nginx"
+
+# Connections between the stack's own pods: (client, server, server port).
+# Each server's NetworkPolicy admits exactly these, and each client's allows
+# them out; a workload whose port differs from the table is refused in place().
+INTERNAL_FLOWS: tuple[tuple[str, str, int], ...] = (
+    (c.GRAFANA, c.PROMETHEUS, c.PROMETHEUS_PORT),            # datasource queries
+    (c.PROMETHEUS, c.PROMETHEUS, c.PROMETHEUS_PORT),         # each replica scrapes both
+    (c.PROMETHEUS, c.ALERTMANAGER, c.ALERTMANAGER_PORT),     # alerts to every Alertmanager + scrape
+    (c.PROMETHEUS, c.GRAFANA, c.GRAFANA_PORT),               # scrape
+    (c.PROMETHEUS, c.CELERY_EXPORTER, c.CELERY_EXPORTER_PORT),  # scrape
+)
+
+
+def headless_service_name(name: str) -> str:
+    """The governing Service: gives each pod `<pod>.<name>.<ns>.svc`."""
+    return name
+
+
+def balanced_service_name(name: str) -> str:
+    """The ClusterIP Service spreading connections over ready replicas."""
+    return f"{name}-lb"
+
+
+def pod_addresses(name: str, namespace: str, replicas: int, port: int) -> tuple[str, ...]:
+    """host:port of every StatefulSet pod, through the headless Service."""
+    service = headless_service_name(name)
+    return tuple(f"{name}-{i}.{service}.{namespace}.svc:{port}" for i in range(replicas))
+
+
+def service_address(service: str, namespace: str, port: int) -> str:
+    return f"{service}.{namespace}.svc:{port}"
+
+
+def alertmanager_peers(namespace: str, replicas: int, cluster_port: int) -> tuple[str, ...]:
+    """Gossip addresses; empty for a lone Alertmanager, which needs no cluster."""
+    if replicas < 2:
+        return ()
+    return pod_addresses(c.ALERTMANAGER, namespace, replicas, cluster_port)
+
+
+def kubernetes_topology(settings: Settings) -> Topology:
+    ns = settings.namespace
+    return Topology(
+        prometheus=pod_addresses(c.PROMETHEUS, ns, settings.prometheus_replicas, c.PROMETHEUS_PORT),
+        # Every Alertmanager is listed: Prometheus must send each alert to all of
+        # them (they deduplicate by gossip); a load-balanced Service would hand
+        # each alert to one only, and a partitioned one would never hear of it.
+        alertmanager=pod_addresses(c.ALERTMANAGER, ns, settings.alertmanager_replicas,
+                                   c.ALERTMANAGER_PORT),
+        alertmanager_peers=alertmanager_peers(ns, settings.alertmanager_replicas,
+                                              c.ALERTMANAGER_CLUSTER_PORT),
+        # Single replicas: the headless name resolves to the pod itself, so the
+        # `instance` label stays stable across pod restarts.
+        grafana=(service_address(headless_service_name(c.GRAFANA), ns, c.GRAFANA_PORT),),
+        celery_exporter=(service_address(headless_service_name(c.CELERY_EXPORTER), ns,
+                                         c.CELERY_EXPORTER_PORT),),
+        prometheus_url="http://" + service_address(balanced_service_name(c.PROMETHEUS), ns,
+                                                   c.PROMETHEUS_PORT),
+        replica_label="${" + POD_NAME_ENV + "}",
+    )
+
+
+# --------------------------------------------------------------------------
+# Pure helpers (no Pulumi resources), tested on their own.
+# --------------------------------------------------------------------------
+_NOT_NAME_CHARS = re.compile(r"[^a-z0-9]+")
+
+
+def slug(text: str) -> str:
+    """A DNS-label-safe rendering of a file path, for resource names."""
+    return _NOT_NAME_CHARS.sub("-", text.lower()).strip("-")
+
+
+def secret_file_key(path: str) -> str:
+    """Secret data key of a file: its path, as the characters keys allow."""
+    return re.sub(r"[^-._a-zA-Z0-9]", "_", path.strip("/"))
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where an egress rule may go: a namespace, an address, or anywhere (port-bound)."""
+    port: int
+    namespace: Optional[str] = None
+    cidr: Optional[str] = None
+
+
+def destination(host: str, port: int) -> Destination:
+    """Narrow an egress to `host` as far as a NetworkPolicy can.
+
+    A policy cannot name DNS hosts: an in-cluster Service name narrows to its
+    namespace, an IP literal to itself, anything else stays open on the port only.
+    Note that policies see the pod's port after Service translation.
+    """
+    try:
+        address = ipaddress.ip_address(host)
+        return Destination(port, cidr=f"{address}/{32 if address.version == 4 else 128}")
+    except ValueError:
+        pass
+    parts = host.split(".")
+    # <service>.<namespace>.svc, optionally followed by the cluster domain.
+    if len(parts) >= 3 and parts[2] == "svc":
+        return Destination(port, namespace=parts[1])
+    return Destination(port)
+
+
+def url_destination(url: str) -> Destination:
+    parsed = urlparse(url)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    return destination(parsed.hostname or "", port)
+
+
+def host_port_destination(host_port: str) -> Destination:
+    host, _, port = host_port.rpartition(":")
+    return destination(host, int(port))
+
+
+def external_destinations(settings: Settings, name: str) -> list[Destination]:
+    """Connections a workload opens to things outside the namespace."""
+    found: list[Destination] = []
+    if name == c.PROMETHEUS:
+        found.append(host_port_destination(settings.backend_target))
+        if settings.remote_write_url:
+            found.append(url_destination(settings.remote_write_url))
+    elif name == c.CELERY_EXPORTER:
+        found.extend(Destination(port) for port in REDIS_PORTS)
+    elif name == c.ALERTMANAGER:
+        receivers = settings.receivers
+        if receivers.pagerduty or receivers.slack or receivers.watchdog:
+            found.append(Destination(HTTPS_PORT))
+        if receivers.email and receivers.smtp_smarthost:
+            found.append(host_port_destination(receivers.smtp_smarthost))
+    return found
+
+
+def timeout_minutes(workload: Workload) -> int:
+    """Pulumi's wait for a rollout: every replica may use its whole startup
+    budget (StatefulSets roll one pod at a time), plus time to pull images and
+    attach volumes. Longer than the startup budget, or Pulumi gives up on a pod
+    the kubelet would still have let start."""
+    seconds = workload.replicas * (workload.startup_budget_seconds + 60) + 300
+    return math.ceil(seconds / 60)
+
+
+PROBE_PERIOD_SECONDS = 5
+
+
+def startup_failure_threshold(workload: Workload) -> int:
+    return max(1, math.ceil(workload.startup_budget_seconds / PROBE_PERIOD_SECONDS))
+
+
+# --------------------------------------------------------------------------
+# The platform.
+# --------------------------------------------------------------------------
+class KubernetesPlatform:
+    """Places workloads into one namespace of the cluster in the kubeconfig.
+
+    The default Kubernetes provider is used (the current kubeconfig context), as
+    `kubectl` would; pass a provider through `opts` to target another cluster.
+    """
+
+    def __init__(self, settings: Settings, name: str, opts: Optional[pulumi.ResourceOptions] = None):
+        self.settings = settings
+        self.name = name
+        self.topology = kubernetes_topology(settings)
+        opts = opts or pulumi.ResourceOptions()
+        restricted = {f"pod-security.kubernetes.io/{mode}": "restricted"
+                      for mode in ("enforce", "audit", "warn")}
+        self.namespace = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata=ObjectMetaArgs(
+                name=settings.namespace,
+                labels={**restricted, "pod-security.kubernetes.io/enforce-version": "latest",
+                        PART_OF_LABEL: PROJECT},
+            ),
+            # Deleting a namespace deletes every claim in it, whatever the
+            # StatefulSets' retention policy says; keeping the data means
+            # keeping the namespace. (A later `pulumi up` then needs it imported
+            # or removed by hand: `pulumi import kubernetes:core/v1:Namespace ...`.)
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+                retain_on_delete=settings.keep_data_on_destroy)),
+        )
+        self.namespace_name: pulumi.Output[str] = self.namespace.metadata.name
+        namespace_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+            parent=self.namespace, delete_before_replace=True))
+        # Nothing in or out unless a policy below or a workload's policy says so.
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-default-deny",
+            metadata=self._metadata("default-deny"),
+            spec=NetworkPolicySpecArgs(pod_selector=LabelSelectorArgs(),
+                                       policy_types=["Ingress", "Egress"]),
+            opts=namespace_opts,
+        )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-allow-dns",
+            metadata=self._metadata("allow-dns"),
+            spec=NetworkPolicySpecArgs(
+                pod_selector=LabelSelectorArgs(),
+                policy_types=["Egress"],
+                egress=[NetworkPolicyEgressRuleArgs(
+                    to=[NetworkPolicyPeerArgs(
+                        namespace_selector=LabelSelectorArgs(match_labels={NAMESPACE_NAME_LABEL: DNS_NAMESPACE}),
+                        pod_selector=LabelSelectorArgs(match_labels=DNS_POD_LABELS),
+                    )],
+                    ports=[NetworkPolicyPortArgs(port=53, protocol="UDP"),
+                           NetworkPolicyPortArgs(port=53, protocol="TCP")],
+                )],
+            ),
+            opts=namespace_opts,
+        )
+
+    # ---------------------------------------------------------------- helpers
+    def _metadata(self, name: Optional[str], labels: Optional[dict] = None,
+                  annotations: Optional[dict] = None) -> ObjectMetaArgs:
+        """Metadata in the namespace. `name=None` lets Pulumi auto-name the object."""
+        return ObjectMetaArgs(name=name, namespace=self.namespace_name,
+                              labels={PART_OF_LABEL: PROJECT, **(labels or {})},
+                              annotations=annotations)
+
+    @staticmethod
+    def _selector(name: str) -> dict[str, str]:
+        return {NAME_LABEL: name, PART_OF_LABEL: PROJECT}
+
+    def _check(self, workload: Workload) -> None:
+        """Refuse workloads the topology (already rendered into prometheus.yml) would misaddress."""
+        expected = {c.PROMETHEUS: self.settings.prometheus_replicas,
+                    c.ALERTMANAGER: self.settings.alertmanager_replicas}.get(workload.name)
+        if expected is not None and workload.replicas != expected:
+            raise ValueError(f"{workload.name}: {workload.replicas} replicas, but the topology "
+                             f"(alerting targets, peers) lists {expected}")
+        served = {server: port for _, server, port in INTERNAL_FLOWS}
+        if workload.name in served and served[workload.name] != workload.port:
+            raise ValueError(f"{workload.name}: serves on {workload.port}, but the network policies "
+                             f"open {served[workload.name]}")
+        if workload.cluster_port:
+            expected_peers = pod_addresses(workload.name, self.settings.namespace, workload.replicas,
+                                           workload.cluster_port)
+            peers = tuple(a.split("=", 1)[1] for a in workload.args if a.startswith("--cluster.peer="))
+            if peers != expected_peers:
+                raise ValueError(f"{workload.name}: --cluster.peer arguments {peers} are not the "
+                                 f"pods' addresses {expected_peers}")
+        if workload.replicas > 1 and workload.data_path is None and workload.cluster_port:
+            raise ValueError(f"{workload.name}: a cluster needs stable pod names (set data_path)")
+
+    # ---------------------------------------------------------------- place
+    def place(self, workload: Workload, parent: pulumi.Resource) -> Placed:
+        self._check(workload)
+        name = workload.name
+        labels = self._selector(name)
+        opts = pulumi.ResourceOptions(parent=parent)
+        # Fixed names (DNS, peers) mean a replacement must delete first, or the
+        # new object would collide with the old one.
+        fixed = pulumi.ResourceOptions(parent=parent, delete_before_replace=True)
+
+        account = k8s.core.v1.ServiceAccount(
+            name, metadata=self._metadata(name, labels),
+            automount_service_account_token=False, opts=fixed)
+
+        volumes, mounts, secret_name = self._files(workload, labels, opts)
+        volumes.append(VolumeArgs(name="tmp", empty_dir=EmptyDirVolumeSourceArgs(size_limit="256Mi")))
+        mounts.append(VolumeMountArgs(name="tmp", mount_path="/tmp"))
+        if workload.data_path:
+            mounts.append(VolumeMountArgs(name=DATA_VOLUME, mount_path=workload.data_path))
+
+        container = self._container(workload, mounts, secret_name)
+        pod = PodTemplateSpecArgs(
+            metadata=ObjectMetaArgs(labels=labels),
+            spec=PodSpecArgs(
+                service_account_name=account.metadata.name,
+                automount_service_account_token=False,
+                # Service links would put every Service's address into the env
+                # of every container; nothing here reads them.
+                enable_service_links=False,
+                security_context=PodSecurityContextArgs(
+                    run_as_non_root=True,
+                    run_as_user=workload.run_as_user,
+                    run_as_group=workload.run_as_user,
+                    fs_group=workload.run_as_user,
+                    # A full chown of a large TSDB on every start would eat the startup budget.
+                    fs_group_change_policy="OnRootMismatch",
+                    seccomp_profile=SeccompProfileArgs(type="RuntimeDefault"),
+                ),
+                # Replicas on different nodes where the cluster has them, so a
+                # node loss takes one replica, not the pair.
+                affinity=AffinityArgs(pod_anti_affinity=PodAntiAffinityArgs(
+                    preferred_during_scheduling_ignored_during_execution=[WeightedPodAffinityTermArgs(
+                        weight=100,
+                        pod_affinity_term=PodAffinityTermArgs(
+                            topology_key="kubernetes.io/hostname",
+                            label_selector=LabelSelectorArgs(match_labels=labels)),
+                    )])),
+                termination_grace_period_seconds=60,
+                containers=[container],
+                volumes=volumes,
+            ),
+        )
+
+        timeouts = pulumi.CustomTimeouts(create=f"{timeout_minutes(workload)}m",
+                                         update=f"{timeout_minutes(workload)}m")
+        controller_opts = pulumi.ResourceOptions.merge(fixed, pulumi.ResourceOptions(
+            custom_timeouts=timeouts))
+        if workload.data_path:
+            controller = self._statefulset(workload, labels, pod, controller_opts)
+        else:
+            controller = self._deployment(workload, labels, pod, controller_opts)
+
+        self._services(workload, labels, fixed)
+        k8s.policy.v1.PodDisruptionBudget(
+            name,
+            metadata=self._metadata(name, labels),
+            spec=PodDisruptionBudgetSpecArgs(
+                max_unavailable=1,
+                selector=LabelSelectorArgs(match_labels=labels),
+                # A pod stuck on a bad config must not block node drains.
+                unhealthy_pod_eviction_policy="AlwaysAllow",
+            ),
+            opts=fixed,
+        )
+        self._network_policy(workload, labels, fixed)
+
+        ns = self.settings.namespace
+        internal_url = pulumi.Output.from_input(
+            "http://" + service_address(balanced_service_name(name), ns, workload.port))
+        if name == c.GRAFANA:
+            self._ingress(workload, labels, fixed)
+            external_url = pulumi.Output.from_input(self.settings.grafana_url)
+        else:
+            # Prometheus and Alertmanager have no public entry: people use
+            # `kubectl -n <ns> port-forward svc/<name>-lb <port>`.
+            external_url = internal_url
+        return Placed(name=name, internal_url=internal_url, external_url=external_url,
+                      ready=[controller])
+
+    # ---------------------------------------------------------------- files
+    def publish(self, name: str, file: File, parent: pulumi.Resource) -> File:
+        """A file as a ConfigMap of its own (the rule groups), mounted by `place()`."""
+        config_map = self._config_map(name, file, {PART_OF_LABEL: PROJECT},
+                                      pulumi.ResourceOptions(parent=parent))
+        return dataclasses.replace(file, published_as=config_map)
+
+    def _config_map(self, name: str, file: File, labels: dict, opts: pulumi.ResourceOptions):
+        return k8s.core.v1.ConfigMap(
+            name,
+            # No metadata.name: Pulumi names it `<name>-<random>`, and a new
+            # content gets a new name (see the module docstring).
+            metadata=self._metadata(None, labels, {FILE_ANNOTATION: file.path}),
+            data={posixpath.basename(file.path): file.content},
+            immutable=True,
+            # Replaced rather than edited, whatever the provider's
+            # enableConfigMapMutable says.
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(replace_on_changes=["data"])),
+        )
+
+    def _files(self, workload: Workload, labels: dict, opts: pulumi.ResourceOptions):
+        """Config and secret files in one projected volume, each mounted at its path.
+
+        One ConfigMap per config file, so a preview names the file (e.g. the rule
+        group) that changed. Each file is its own subPath mount, so the image's
+        other files in the same directory stay visible and nested directories
+        (/etc/prometheus, /etc/prometheus/rules) need no nested mounts. subPath
+        mounts never see later edits of their source, which is no loss: a change
+        is a new object and a new pod anyway.
+        Returns (volumes, mounts, name of the Secret or None).
+        """
+        for file in workload.config_files + workload.secret_files:
+            for writable in filter(None, (workload.data_path, "/tmp")):
+                if file.path.startswith(writable.rstrip("/") + "/"):
+                    raise ValueError(f"{workload.name}: {file.path} lies in the writable volume at {writable}")
+        sources = []
+        mounts = []
+        for file in workload.config_files:
+            config_map = file.published_as or self._config_map(
+                f"{workload.name}-{slug(file.path)}", file, labels, opts)
+            sources.append(VolumeProjectionArgs(config_map=ConfigMapProjectionArgs(
+                name=config_map.metadata.name,
+                items=[KeyToPathArgs(key=posixpath.basename(file.path), path=file.path.lstrip("/"))],
+            )))
+        secret_name = self._secret(workload, labels, opts)
+        for file in workload.secret_files:
+            sources.append(VolumeProjectionArgs(secret=SecretProjectionArgs(
+                name=secret_name,
+                items=[KeyToPathArgs(key=secret_file_key(file.path), path=file.path.lstrip("/"))],
+            )))
+        for file in workload.config_files + workload.secret_files:
+            mounts.append(VolumeMountArgs(name=FILES_VOLUME, mount_path=file.path,
+                                          sub_path=file.path.lstrip("/"), read_only=True))
+        volumes = []
+        if sources:
+            # Owner root, group fsGroup, mode 0440: readable by the workload's user only.
+            volumes.append(VolumeArgs(name=FILES_VOLUME, projected=ProjectedVolumeSourceArgs(
+                sources=sources, default_mode=0o440)))
+        return volumes, mounts, secret_name
+
+    def _secret(self, workload: Workload, labels: dict, opts: pulumi.ResourceOptions):
+        """All of a workload's secrets in one Secret, values as secret Outputs
+        (so Pulumi encrypts them in state and masks them in previews)."""
+        string_data: dict[str, Any] = {}
+        for file in workload.secret_files:
+            string_data[secret_file_key(file.path)] = pulumi.Output.secret(file.content)
+        for env_name, value in workload.secret_env.items():
+            if env_name in string_data:
+                raise ValueError(f"{workload.name}: secret key {env_name} used twice")
+            string_data[env_name] = pulumi.Output.secret(value)
+        if not string_data:
+            return None
+        secret = k8s.core.v1.Secret(
+            f"{workload.name}-secrets",
+            metadata=self._metadata(None, labels),
+            type="Opaque",
+            string_data=string_data,
+            immutable=True,
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+                replace_on_changes=["stringData", "data"])),
+        )
+        return secret.metadata.name
+
+    # ---------------------------------------------------------------- pods
+    def _container(self, workload: Workload, mounts: list, secret_name) -> ContainerArgs:
+        env = [
+            EnvVarArgs(name=POD_NAME_ENV, value_from=EnvVarSourceArgs(
+                field_ref=ObjectFieldSelectorArgs(field_path="metadata.name"))),
+            EnvVarArgs(name=POD_IP_ENV, value_from=EnvVarSourceArgs(
+                field_ref=ObjectFieldSelectorArgs(field_path="status.podIP"))),
+        ]
+        env += [EnvVarArgs(name=key, value=value) for key, value in sorted(workload.env.items())]
+        env += [EnvVarArgs(name=key, value_from=EnvVarSourceArgs(
+                    secret_key_ref=SecretKeySelectorArgs(name=secret_name, key=key)))
+                for key in sorted(workload.secret_env)]
+
+        ports = [ContainerPortArgs(name="http", container_port=workload.port, protocol="TCP")]
+        if workload.cluster_port:
+            # Alertmanager's memberlist gossips on TCP and UDP.
+            ports += [ContainerPortArgs(name="cluster-tcp", container_port=workload.cluster_port, protocol="TCP"),
+                      ContainerPortArgs(name="cluster-udp", container_port=workload.cluster_port, protocol="UDP")]
+
+        def http(path: str) -> HTTPGetActionArgs:
+            return HTTPGetActionArgs(path=path, port="http")
+
+        resources = workload.resources
+        return ContainerArgs(
+            name=workload.name,
+            image=workload.image,
+            image_pull_policy="IfNotPresent",
+            args=list(workload.args) + self._cluster_args(workload),
+            env=env,
+            ports=ports,
+            volume_mounts=mounts,
+            # The startup probe alone covers the slow start (WAL replay); once it
+            # passes, liveness restarts a hung process and readiness takes a
+            # replica out of the Services (and holds a rollout) while it is not ready.
+            startup_probe=ProbeArgs(http_get=http(workload.liveness.path),
+                                    period_seconds=PROBE_PERIOD_SECONDS, timeout_seconds=3,
+                                    failure_threshold=startup_failure_threshold(workload)),
+            readiness_probe=ProbeArgs(http_get=http(workload.readiness.path),
+                                      period_seconds=PROBE_PERIOD_SECONDS, timeout_seconds=3,
+                                      failure_threshold=3),
+            liveness_probe=ProbeArgs(http_get=http(workload.liveness.path),
+                                     period_seconds=10, timeout_seconds=5, failure_threshold=6),
+            resources=ResourceRequirementsArgs(
+                requests={"cpu": resources.cpu_request, "memory": resources.memory_request},
+                limits={"cpu": resources.cpu_limit, "memory": resources.memory_limit},
+            ),
+            security_context=SecurityContextArgs(
+                run_as_non_root=True,
+                run_as_user=workload.run_as_user,
+                allow_privilege_escalation=False,
+                read_only_root_filesystem=True,
+                capabilities=CapabilitiesArgs(drop=["ALL"]),
+                seccomp_profile=SeccompProfileArgs(type="RuntimeDefault"),
+            ),
+        )
+
+    def _cluster_args(self, workload: Workload) -> list[str]:
+        """What the cluster needs beyond the component's own --cluster.* flags.
+
+        The Alertmanager component sets `cluster_port` and passes the listen
+        address and one --cluster.peer per replica (from the topology, checked
+        against the pods' names in `_check`). The platform adds the advertise
+        address: Alertmanager refuses to start when it cannot pick a private
+        address itself, which happens on clusters whose pod network is outside
+        RFC 1918 space; the pod IP comes from the downward API.
+        """
+        if not workload.cluster_port or any(a.startswith("--cluster.advertise-address") for a in workload.args):
+            return []
+        return [f"--cluster.advertise-address=[$({POD_IP_ENV})]:{workload.cluster_port}"]
+
+    def _statefulset(self, workload: Workload, labels: dict, pod: PodTemplateSpecArgs,
+                     opts: pulumi.ResourceOptions):
+        keep = "Retain" if self.settings.keep_data_on_destroy else "Delete"
+        claim_spec = PersistentVolumeClaimSpecArgs(
+            access_modes=["ReadWriteOnce"],
+            resources=VolumeResourceRequirementsArgs(requests={"storage": workload.data_size}),
+            storage_class_name=self.settings.storage_class_name,
+        )
+        return k8s.apps.v1.StatefulSet(
+            workload.name,
+            metadata=self._metadata(workload.name, labels),
+            spec=StatefulSetSpecArgs(
+                replicas=workload.replicas,
+                service_name=headless_service_name(workload.name),
+                selector=LabelSelectorArgs(match_labels=labels),
+                # Start all replicas together (an Alertmanager cluster forms at
+                # once); updates still roll one pod at a time, highest first,
+                # each waiting for the previous one to be ready.
+                pod_management_policy="Parallel",
+                update_strategy=StatefulSetUpdateStrategyArgs(type="RollingUpdate"),
+                min_ready_seconds=10,
+                template=pod,
+                volume_claim_templates=[PersistentVolumeClaimTemplateArgs(
+                    metadata=ObjectMetaArgs(name=DATA_VOLUME, labels=labels),
+                    spec=claim_spec,
+                )],
+                # The claims are the controller's, not Pulumi's, so Pulumi's
+                # retain_on_delete cannot reach them: this policy is what keeps
+                # them when the StatefulSet is deleted or scaled down.
+                persistent_volume_claim_retention_policy=StatefulSetPersistentVolumeClaimRetentionPolicyArgs(
+                    when_deleted=keep, when_scaled=keep),
+            ),
+            opts=opts,
+        )
+
+    def _deployment(self, workload: Workload, labels: dict, pod: PodTemplateSpecArgs,
+                    opts: pulumi.ResourceOptions):
+        return k8s.apps.v1.Deployment(
+            workload.name,
+            metadata=self._metadata(workload.name, labels),
+            spec=DeploymentSpecArgs(
+                replicas=workload.replicas,
+                selector=LabelSelectorArgs(match_labels=labels),
+                # Surge first: the old pod goes only once the new one is ready,
+                # so a bad config or image leaves the old one running.
+                strategy=DeploymentStrategyArgs(type="RollingUpdate", rolling_update=RollingUpdateDeploymentArgs(
+                    max_surge=1, max_unavailable=0)),
+                min_ready_seconds=10,
+                template=pod,
+            ),
+            opts=opts,
+        )
+
+    # ---------------------------------------------------------------- network
+    def _services(self, workload: Workload, labels: dict, opts: pulumi.ResourceOptions) -> None:
+        http_port = ServicePortArgs(name="http", port=workload.port, target_port="http", protocol="TCP")
+        peer_ports = []
+        if workload.cluster_port:
+            peer_ports = [
+                ServicePortArgs(name="cluster-tcp", port=workload.cluster_port, target_port="cluster-tcp",
+                                protocol="TCP"),
+                ServicePortArgs(name="cluster-udp", port=workload.cluster_port, target_port="cluster-udp",
+                                protocol="UDP"),
+            ]
+        k8s.core.v1.Service(
+            headless_service_name(workload.name),
+            metadata=self._metadata(headless_service_name(workload.name), labels),
+            spec=ServiceSpecArgs(
+                cluster_ip="None",
+                selector=labels,
+                ports=[http_port] + peer_ports,
+                # Peers must resolve each other while starting (gossip forms
+                # before readiness), and Prometheus should see a starting
+                # replica's metrics rather than a DNS error.
+                publish_not_ready_addresses=True,
+            ),
+            opts=opts,
+        )
+        k8s.core.v1.Service(
+            balanced_service_name(workload.name),
+            metadata=self._metadata(balanced_service_name(workload.name), labels),
+            spec=ServiceSpecArgs(
+                type="ClusterIP",
+                selector=labels,
+                ports=[http_port],
+                # Grafana's queries stick to one Prometheus replica, so graphs do
+                # not flicker between two slightly different histories.
+                session_affinity="ClientIP",
+            ),
+            opts=opts,
+        )
+
+    def _network_policy(self, workload: Workload, labels: dict, opts: pulumi.ResourceOptions) -> None:
+        name = workload.name
+
+        def pods(app: str) -> NetworkPolicyPeerArgs:
+            return NetworkPolicyPeerArgs(pod_selector=LabelSelectorArgs(match_labels=self._selector(app)))
+
+        ingress = [NetworkPolicyIngressRuleArgs(from_=[pods(client)],
+                                                ports=[NetworkPolicyPortArgs(port=port, protocol="TCP")])
+                   for client, server, port in INTERNAL_FLOWS if server == name]
+        egress = [NetworkPolicyEgressRuleArgs(to=[pods(server)],
+                                              ports=[NetworkPolicyPortArgs(port=port, protocol="TCP")])
+                  for client, server, port in INTERNAL_FLOWS if client == name]
+        if workload.cluster_port:
+            gossip = [NetworkPolicyPortArgs(port=workload.cluster_port, protocol=protocol)
+                      for protocol in ("TCP", "UDP")]
+            ingress.append(NetworkPolicyIngressRuleArgs(from_=[pods(name)], ports=gossip))
+            egress.append(NetworkPolicyEgressRuleArgs(to=[pods(name)], ports=gossip))
+        if name == c.GRAFANA:
+            ingress_namespace = getattr(self.settings, "ingress_namespace", None) or DEFAULT_INGRESS_NAMESPACE
+            ingress.append(NetworkPolicyIngressRuleArgs(
+                from_=[NetworkPolicyPeerArgs(namespace_selector=LabelSelectorArgs(
+                    match_labels={NAMESPACE_NAME_LABEL: ingress_namespace}))],
+                ports=[NetworkPolicyPortArgs(port=workload.port, protocol="TCP")]))
+        for target in external_destinations(self.settings, name):
+            peers = None
+            if target.namespace:
+                peers = [NetworkPolicyPeerArgs(namespace_selector=LabelSelectorArgs(
+                    match_labels={NAMESPACE_NAME_LABEL: target.namespace}))]
+            elif target.cidr:
+                peers = [NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=target.cidr))]
+            egress.append(NetworkPolicyEgressRuleArgs(
+                to=peers, ports=[NetworkPolicyPortArgs(port=target.port, protocol="TCP")]))
+        k8s.networking.v1.NetworkPolicy(
+            name,
+            metadata=self._metadata(name, labels),
+            spec=NetworkPolicySpecArgs(
+                pod_selector=LabelSelectorArgs(match_labels=labels),
+                policy_types=["Ingress", "Egress"],
+                ingress=ingress,
+                egress=egress,
+            ),
+            opts=opts,
+        )
+
+    def _ingress(self, workload: Workload, labels: dict, opts: pulumi.ResourceOptions) -> None:
+        """Grafana at settings.grafana_url, through the cluster's ingress controller."""
+        url = urlparse(self.settings.grafana_url)
+        tls_secret = getattr(self.settings, "grafana_tls_secret_name", None)
+        k8s.networking.v1.Ingress(
+            workload.name,
+            metadata=self._metadata(workload.name, labels),
+            spec=IngressSpecArgs(
+                ingress_class_name=getattr(self.settings, "ingress_class_name", None),
+                tls=[IngressTLSArgs(hosts=[url.hostname], secret_name=tls_secret)] if tls_secret else None,
+                rules=[IngressRuleArgs(host=url.hostname, http=HTTPIngressRuleValueArgs(paths=[
+                    HTTPIngressPathArgs(
+                        path=url.path or "/", path_type="Prefix",
+                        backend=IngressBackendArgs(service=IngressServiceBackendArgs(
+                            name=balanced_service_name(workload.name),
+                            port=ServiceBackendPortArgs(number=workload.port)))),
+                ]))],
+            ),
+            opts=opts,
+        )
+
