@@ -58,7 +58,10 @@ class GrafanaContent(pulumi.ComponentResource):
                 folder=self.folder.uid,
                 overwrite=True,
                 # The datasource must exist before a dashboard that names its uid.
-                opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[self.datasource]),
+                # The model's diff is a wall of JSON; the pull request's change
+                # report (python -m changes) says what changed panel by panel.
+                opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[self.datasource],
+                                            hide_diffs=["configJson"]),
             )
             self.dashboard_urls[stem] = dashboard.url
         self.register_outputs({"dashboard_urls": self.dashboard_urls})

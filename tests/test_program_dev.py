@@ -77,6 +77,11 @@ def test_every_dashboard_file_is_deployed_in_the_folder(dev):
     for dashboard in dashboards:
         assert dashboard.inputs["folder"] == folder.inputs["uid"], f"{dashboard.name} is not in the folder"
         assert dashboard.inputs["overwrite"] is True
+        assert dashboard.hide_diffs == ["configJson"], "the change report, not a JSON wall, shows dashboard diffs"
+        model = json.loads(dashboard.inputs["configJson"])
+        assert "id" not in model and "version" not in model, "volatile fields make every preview noisy"
+        assert dashboard.inputs["configJson"] == json.dumps(model, sort_keys=True, indent=2,
+                                                            ensure_ascii=False) + "\n"
 
 
 def test_grafana_content_waits_for_a_healthy_grafana(dev):

@@ -35,6 +35,7 @@ class Declared:
     dependencies: list
     retain_on_delete: bool
     delete_before_replace: bool
+    hide_diffs: list
 
 
 class CapturingMocks(pulumi.runtime.Mocks):
@@ -69,7 +70,7 @@ class _RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
             type=request.type, name=request.name, inputs=_unwrap(raw), raw_inputs=raw,
             provider=request.provider, parent=request.parent, urn=response.urn,
             dependencies=list(request.dependencies), retain_on_delete=request.retainOnDelete,
-            delete_before_replace=request.deleteBeforeReplace))
+            delete_before_replace=request.deleteBeforeReplace, hide_diffs=list(request.hideDiffs)))
         return response
 
 
