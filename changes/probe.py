@@ -33,12 +33,13 @@ def main(out: str, tree: str, stacks: list) -> None:
     for stack in stacks:
         entry = {"environment": None, "alertmanager": None, "error": None}
         result["stacks"][stack] = entry
+        if not has_renderer:
+            continue        # no routing at this revision; the stack's settings are compared as text
         try:
             settings, _ = settings_module.from_stack_file(stack)
             entry["environment"] = settings.environment
-            if has_renderer:
-                from components.renderers.alertmanager import render_alertmanager_config
-                entry["alertmanager"] = render_alertmanager_config(settings)
+            from components.renderers.alertmanager import render_alertmanager_config
+            entry["alertmanager"] = render_alertmanager_config(settings)
         except Exception as error:   # reported in the change report, never fatal
             entry["error"] = _last_line(error)
     Path(out).write_text(json.dumps(result, default=str))

@@ -221,7 +221,10 @@ def sentence(change: RuleChange) -> str:
     clauses = []
     if rule.kind == "alert" and ({"threshold", "for"} & changed):
         operators_matter = [t.split(" ")[0] for t in old.thresholds] != [t.split(" ")[0] for t in new.thresholds]
-        clauses.append(f"now fires at {_condition(new, operators_matter)} "
+        # "at 0.85" reads naturally while the comparison stays the same; once it
+        # changes, each side says its own ("at or above 0.9 ... instead of above 0.9").
+        at = "" if operators_matter or not new.thresholds else "at "
+        clauses.append(f"now fires {at}{_condition(new, operators_matter)} "
                        f"instead of {_condition(old, operators_matter)}")
     elif "expr" in changed:
         clauses.append("has a new expression" if rule.kind == "alert" else "records a new expression")
