@@ -13,6 +13,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 class GitRepo:
     def __init__(self, path: Path):
         self.path = path
+        path.mkdir(parents=True, exist_ok=True)
         self.git("init", "-q", "-b", "main")
         self.git("config", "user.email", "ci@scheduler.example")
         self.git("config", "user.name", "Change report test")

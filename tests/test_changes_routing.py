@@ -1,0 +1,225 @@
+"""Routing in the change report: Alertmanager's matching rules, and alerts that change receiver."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from changes.routing import parse_matcher, receivers_for
+from tests.support.gitrepo import GitRepo
+
+CONFIG = yaml.safe_load("""
+route:
+  receiver: default
+  group_by: [alertname]
+  routes:
+    - matchers: [alertname="Watchdog"]
+      receiver: watchdog
+    - matchers: ['severity="critical"', 'page=~"true|yes"']
+      receiver: pagerduty
+      continue: true
+    - match_re: {severity: "critical|warning"}
+      receiver: slack
+      routes:
+        - matchers: ['{component="celery", env!~"dev.*"}']
+          receiver: celery-team
+        - match: {tier: clinical}
+    - matchers: [severity=info]
+      receiver: email
+receivers: [{name: default}, {name: watchdog}, {name: pagerduty}, {name: slack}, {name: celery-team}, {name: email}]
+""")
+
+LABEL_SETS = [
+    {"alertname": "Watchdog", "severity": "none"},
+    {"alertname": "A", "severity": "critical", "page": "true", "env": "prod"},
+    {"alertname": "A", "severity": "critical", "page": "truer", "env": "prod"},
+    {"alertname": "B", "severity": "warning", "component": "celery", "env": "prod"},
+    {"alertname": "B", "severity": "warning", "component": "celery", "env": "dev"},
+    {"alertname": "C", "severity": "critical", "page": "yes", "tier": "clinical", "component": "celery"},
+    {"alertname": "D", "severity": "info"},
+    {"alertname": "E"},
+]
+
+
+@pytest.mark.parametrize("labels", LABEL_SETS, ids=lambda labels: ",".join(f"{k}={v}" for k, v in labels.items()))
+def test_route_walk_agrees_with_amtool(labels, tmp_path):
+    """Alertmanager's own `amtool config routes test` is the reference for the walk."""
+    amtool = shutil.which("amtool")
+    assert amtool, "amtool (Debian package prometheus-alertmanager) is needed"
+    config = tmp_path / "alertmanager.yml"
+    config.write_text(yaml.safe_dump(CONFIG))
+    result = subprocess.run([amtool, "config", "routes", "test", "--config.file", str(config),
+                             *(f"{k}={v}" for k, v in labels.items())], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    expected = result.stdout.strip().split(",")
+    assert receivers_for(labels, CONFIG["route"]) == expected
+
+
+def test_matchers_parse_quoted_values_and_legacy_forms():
+    assert parse_matcher('alertname=~"A|B,C"').matches({"alertname": "B,C"})
+    assert not parse_matcher('alertname=~"A|B"').matches({"alertname": "AB"}), "regexes are anchored"
+    assert parse_matcher('team!="x"').matches({}), "a missing label is the empty string"
+    assert not parse_matcher('team=~".+"').matches({})
+    assert parse_matcher("severity = critical").matches({"severity": "critical"})
+    assert parse_matcher(r'summary="say \"hi\""').value == 'say "hi"'
+    with pytest.raises(ValueError):
+        parse_matcher("not a matcher")
+
+
+RULES = """
+groups:
+  - name: scheduler_resilience
+    rules:
+      - alert: CriticalUtilization
+        expr: scheduler_utilization_ratio > 0.9
+        labels: {severity: critical, component: resilience}
+      - alert: HighUtilization
+        expr: scheduler_utilization_ratio > 0.8
+        labels: {severity: warning, component: resilience}
+      - alert: CeleryQueueBacklog
+        expr: celery_queue_length > 100
+        labels: {severity: warning, component: celery}
+"""
+
+# A stand-in for the project's settings module and renderer: the report must use
+# each revision's own code, so the tests change this code between commits.
+SETTINGS = '''
+from dataclasses import dataclass
+from pathlib import Path
+import yaml
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    default: object = None
+    secret: bool = False
+
+SETTINGS = (Setting("slackEnabled", False), Setting("slackWebhookUrl", secret=True))
+
+@dataclass(frozen=True)
+class Settings:
+    environment: str
+    slack: bool
+
+def from_stack_file(stack):
+    document = yaml.safe_load((Path(__file__).parent.parent / f"Pulumi.{stack}.yaml").read_text())
+    config = document.get("config") or {}
+    return Settings(config.get("scheduler-monitoring:environment", stack),
+                    bool(config.get("scheduler-monitoring:slackEnabled", False))), None
+'''
+
+RENDERER = '''
+import yaml
+
+def render_alertmanager_config(settings):
+    routes = [{"matchers": ['severity="critical"'], "receiver": "pagerduty"}]
+    if settings.slack:
+        routes.append({"matchers": ['severity="warning"'], "receiver": "slack"})
+    return yaml.safe_dump({
+        "route": {"receiver": "default", "group_by": ["alertname"], "routes": routes},
+        "receivers": [{"name": "default"}, {"name": "pagerduty", "pagerduty_configs": [{"routing_key_file": "/k"}]}]
+                     + ([{"name": "slack", "slack_configs": [{"channel": "#alerts"}]}] if settings.slack else []),
+        "inhibit_rules": [{"source_matchers": ['severity="critical"'], "target_matchers": ['severity="warning"'],
+                           "equal": ["alertname"]}],
+    })
+'''
+
+
+@pytest.fixture
+def repo(tmp_path) -> GitRepo:
+    repo = GitRepo(tmp_path)
+    repo.write("rules/scheduler_resilience.yml", RULES)
+    repo.write("components/__init__.py", "")
+    repo.write("components/settings.py", SETTINGS)
+    repo.write("components/renderers/__init__.py", "")
+    repo.write("components/renderers/alertmanager.py", RENDERER)
+    repo.write("Pulumi.dev.yaml", "config:\n  scheduler-monitoring:slackEnabled: false\n")
+    repo.commit("base")
+    return repo
+
+
+def test_a_setting_that_adds_a_route_moves_alerts_to_the_new_receiver(repo):
+    repo.write("Pulumi.dev.yaml", "config:\n  scheduler-monitoring:slackEnabled: true\n"
+                                  "  scheduler-monitoring:slackWebhookUrl:\n    secure: v1:SECRET\n")
+    repo.commit("slack on")
+    text = repo.report_text("HEAD~1", "HEAD")
+    assert "### Routing and inhibition (`dev`)" in text
+    assert "- receiver `slack` added (slack_configs)" in text
+    assert '+  - severity="warning" -> slack' in text
+    assert "| HighUtilization | warning | `default` | `slack` |" in text
+    assert "| CeleryQueueBacklog | warning | `default` | `slack` |" in text
+    assert "CriticalUtilization |" not in text, "an alert whose receiver stays is not listed"
+    assert "`slackEnabled`: `false` → `true`" in text
+    assert "`slackWebhookUrl`: secret set" in text and "SECRET" not in text
+
+
+def test_each_revision_renders_with_its_own_renderer(repo):
+    changed = (RENDERER
+               .replace('"receiver": "pagerduty"}]', '"receiver": "pagerduty", "continue": True},'
+                        ' {"matchers": [\'component="celery"\'], "receiver": "celery-team"}]')
+               .replace('"equal": ["alertname"]', '"equal": ["alertname", "env"]')
+               .replace('[{"name": "default"},', '[{"name": "default"}, {"name": "celery-team"},'))
+    repo.write("components/renderers/alertmanager.py", changed)
+    repo.commit("celery team route, critical continues")
+    text = repo.report_text("HEAD~1", "HEAD")
+    assert '-  - severity="critical" -> pagerduty' in text
+    assert '+  - severity="critical" -> pagerduty; continue' in text
+    assert '+  - component="celery" -> celery-team' in text
+    assert "| CeleryQueueBacklog | warning | `default` | `celery-team` |" in text
+    # A matching `continue` route still ends at its own receiver: no fall-back to the parent's.
+    assert "| CriticalUtilization |" not in text
+    assert 'Inhibition rules:' in text
+    assert '+- severity="critical" mutes severity="warning" when equal on alertname, env' in text
+
+
+def test_a_relabelled_alert_follows_its_new_labels(repo):
+    repo.write("rules/scheduler_resilience.yml", RULES.replace(
+        "labels: {severity: warning, component: resilience}", "labels: {severity: critical, component: resilience}"))
+    repo.commit("HighUtilization pages")
+    text = repo.report_text("HEAD~1", "HEAD")
+    assert "| HighUtilization | critical | `default` | `pagerduty` |" in text
+    assert "Route tree" not in text, "the routing itself did not change"
+
+
+def test_routing_absent_at_base_and_broken_at_head(repo, tmp_path):
+    bare = GitRepo(tmp_path / "bare")
+    bare.write("rules/scheduler_resilience.yml", RULES)
+    bare.write("Pulumi.dev.yaml", "config: {}\n")
+    bare.commit("no renderer yet")
+    for name in ("components/__init__.py", "components/settings.py", "components/renderers/__init__.py",
+                 "components/renderers/alertmanager.py"):
+        bare.write(name, (repo.path / name).read_text())
+    bare.commit("renderer")
+    text = bare.report_text("HEAD~1", "HEAD")
+    assert "Alertmanager routing is new at `HEAD`" in text
+    assert "| CriticalUtilization | critical | (no routing) | `pagerduty` |" in text
+
+    bare.write("components/renderers/alertmanager.py", RENDERER.replace("import yaml", "import yaml\n1 / 0"))
+    bare.commit("broken renderer")
+    result = bare.report("HEAD~1", "HEAD")
+    assert result.returncode == 0, result.stderr
+    assert "routing could not be rendered at `HEAD`" in result.stdout
+    assert "ZeroDivisionError" in result.stdout
+
+
+def test_the_projects_own_renderer_and_settings_route_by_severity(tmp_path):
+    """The real components package, copied into a throwaway repository, at two revisions."""
+    project = Path(__file__).resolve().parent.parent
+    repo = GitRepo(tmp_path)
+    shutil.copytree(project / "components", tmp_path / "components",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(project / "Pulumi.prod.yaml", tmp_path / "Pulumi.prod.yaml")
+    repo.write("rules/scheduler_resilience.yml", RULES)
+    repo.commit("real components")
+    repo.write("rules/scheduler_resilience.yml", RULES.replace(
+        "labels: {severity: warning, component: resilience}", "labels: {severity: critical, component: resilience}"))
+    repo.commit("HighUtilization critical")
+    text = repo.report_text("HEAD~1", "HEAD")
+    assert "could not be rendered" not in text, text
+    row = next((line for line in text.splitlines() if line.startswith("| HighUtilization |")), None)
+    assert row is not None, f"prod routes warning and critical alerts to different receivers:\n{text}"
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells[1] == "critical" and cells[2] != cells[3] and "(no routing)" not in cells[2:], row
