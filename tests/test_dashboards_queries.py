@@ -1,0 +1,203 @@
+"""Every dashboard query is real PromQL on metrics that really exist, and the
+queries that must not show "No data" or lie really don't (run by promtool).
+
+Needs promtool (Debian package `prometheus`): apt-get install -y prometheus
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.renderers.rules import render_rule_text
+from tests.support.promql import metric_names, parse, substitute_grafana_macros
+
+ROOT = Path(__file__).resolve().parent.parent
+DASHBOARDS = ROOT / "dashboards"
+RULES = ROOT / "rules"
+CATALOG = ROOT / "catalog" / "metrics.yml"
+
+# The recording rules the contract lets dashboards read (defined by the alerting rules).
+CONTRACT_RECORDING_RULES = {
+    "name_queue_name:celery_task_succeeded:rate5m",
+    "name_queue_name:celery_task_failed:rate5m",
+    "name_queue_name_le:celery_task_runtime_bucket:rate5m",
+    "job:schedule_generation_duration_seconds:p95_5m",
+    "algorithm:schedule_generation_duration_seconds:p95_5m",
+    "job:resilience_health_check_duration_seconds:p50_1h",
+    "job:resilience_health_check_duration_seconds:p95_1h",
+    "job:resilience_contingency_analysis_duration_seconds:mean1d",
+}
+
+
+def promtool() -> str:
+    path = shutil.which("promtool")
+    if not path:
+        pytest.fail("promtool is not installed: apt-get install -y prometheus")
+    return path
+
+
+def dashboard_queries() -> list[tuple[str, int, str, str]]:
+    """(dashboard file stem, panel id, refId, expr) for every target of every dashboard."""
+    queries = []
+    for path in sorted(DASHBOARDS.glob("*.json")):
+        model = json.loads(path.read_text())
+        panels = [p for top in model["panels"] for p in [top, *top.get("panels", [])]]
+        for panel in panels:
+            for target in panel.get("targets", []):
+                queries.append((path.stem, panel["id"], target["refId"], target["expr"]))
+    return queries
+
+
+def query(stem: str, panel_id: int, ref: str = "A") -> str:
+    matches = [expr for s, pid, r, expr in dashboard_queries() if (s, pid, r) == (stem, panel_id, ref)]
+    assert len(matches) == 1, f"{stem} panel {panel_id} {ref}"
+    return matches[0]
+
+
+def catalog_series() -> set[str]:
+    """Every series name the catalog lists: each metric's name and its exposed series."""
+    if not CATALOG.exists():
+        pytest.fail(f"{CATALOG.relative_to(ROOT)} is missing: the metrics catalog is what queries are checked against")
+    data = yaml.safe_load(CATALOG.read_text())
+    entries = data["metrics"] if isinstance(data, dict) else data
+    names = set()
+    for entry in entries:
+        names.add(entry["name"])
+        names.update(entry.get("series", []))
+    return names
+
+
+def recorded_names() -> set[str]:
+    names = set()
+    for path in sorted(RULES.glob("*.yml")):
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            names.update(rule["record"] for rule in group["rules"] if "record" in rule)
+    return names
+
+
+def test_dashboards_have_queries():
+    # Guards the per-query checks below against passing over an empty list.
+    assert len(dashboard_queries()) >= 43
+
+
+@pytest.mark.parametrize("stem,panel_id,ref,expr", dashboard_queries(),
+                         ids=[f"{s}-{p}{r}" for s, p, r, _ in dashboard_queries()])
+def test_query_parses_and_names_known_metrics(stem, panel_id, ref, expr):
+    parse(expr)
+    known = catalog_series() | recorded_names()
+    unknown = metric_names(expr) - known
+    assert not unknown, f"{stem} panel {panel_id} {ref} reads metrics nobody exports or records: {unknown}"
+
+
+def test_recording_rules_read_are_the_contract_ones():
+    used = {name for *_, expr in dashboard_queries() for name in metric_names(expr) if ":" in name}
+    assert used, "the dashboards are expected to read the alerting work's recording rules"
+    assert used <= CONTRACT_RECORDING_RULES, used - CONTRACT_RECORDING_RULES
+    assert used <= recorded_names(), f"not recorded by rules/*.yml: {used - recorded_names()}"
+
+
+def test_prometheus_parser_accepts_every_query(tmp_path):
+    """Prometheus's own parser, via promtool: each query becomes a recording rule in one file."""
+    rules = [{"record": f"dashboard_{stem}_panel_{panel_id}_{ref}", "expr": substitute_grafana_macros(expr)}
+             for stem, panel_id, ref, expr in dashboard_queries()]
+    rule_file = tmp_path / "dashboard_queries.yml"
+    rule_file.write_text(yaml.safe_dump({"groups": [{"name": "dashboard_queries", "rules": rules}]}))
+    result = subprocess.run([promtool(), "check", "rules", str(rule_file)], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"SUCCESS: {len(rules)} rules found" in result.stdout
+
+
+# Behaviour on data. Each case evaluates a panel's own query (macros replaced,
+# $queue = "default") against synthetic series, one sample a minute. Values are
+# rounded in the check because increase() extrapolates to the window's edges.
+BEHAVIOUR = {
+    "no_worker_series_reads_zero_workers": dict(
+        panel=("celery_tasks", 1, "A"), round_to=1, at="30m", expected=0,
+        series={"up{job=\"celery-exporter\"}": "1x40"}),
+    "one_of_two_workers_up": dict(
+        panel=("celery_tasks", 1, "A"), round_to=1, at="30m", expected=1,
+        series={"celery_worker_up{hostname=\"w1\"}": "1x40", "celery_worker_up{hostname=\"w2\"}": "0x40"}),
+    "no_failure_series_reads_zero_failures": dict(
+        panel=("celery_tasks", 13, "A"), round_to=1, at="25h", expected=0,
+        series={"celery_task_succeeded_total{name=\"t\",hostname=\"w1\",queue_name=\"default\"}": "0+1x1500"}),
+    "failures_count_the_first_failure_of_a_new_worker": dict(
+        # w1 existed all day and failed twice; w2 was born with its first failure and failed once more.
+        panel=("celery_tasks", 13, "A"), round_to=1, at="25h", expected=4,
+        series={
+            "celery_task_failed_total{name=\"t\",hostname=\"w1\",exception=\"E\",queue_name=\"default\"}":
+                "5x600 6x300 7x600",
+            "celery_task_failed_total{name=\"t\",hostname=\"w2\",exception=\"E\",queue_name=\"default\"}":
+                "_x1000 1x200 2x300",
+            "celery_task_failed_total{name=\"t\",hostname=\"w3\",exception=\"E\",queue_name=\"other\"}":
+                "_x1000 9x500",
+        }),
+    "processed_adds_successes_and_failures": dict(
+        panel=("celery_tasks", 12, "A"), round_to=1, at="25h", expected=13,
+        series={
+            "celery_task_succeeded_total{name=\"t\",hostname=\"w1\",queue_name=\"default\"}": "100x600 110x900",
+            "celery_task_failed_total{name=\"t\",hostname=\"w2\",exception=\"E\",queue_name=\"default\"}":
+                "_x1200 3x300",
+        }),
+    "health_check_failures_read_zero_when_none_happened": dict(
+        panel=("resilience_metrics", 16, "A"), round_to=1, at="25h", expected=0,
+        series={"resilience_health_check_duration_seconds_count": "0+1x1500"}),
+    "auth_success_rate_counts_a_first_verification_failure": dict(
+        # 99 tokens issued; one tampered token, the first of its reason (born at 1).
+        panel=("scheduler_overview", 11, "A"), round_to=0.01, at="25h", expected=0.99,
+        series={"auth_tokens_issued_total{token_type=\"access\"}": "1x600 100x900",
+                "auth_verification_failures_total{reason=\"invalid_signature\"}": "_x1300 1x200"}),
+    "task_success_rate_with_no_failure_series_is_full": dict(
+        panel=("celery_tasks", 3, "A"), round_to=0.01, at="30m", expected=1,
+        series={"celery_task_succeeded_total{name=\"t\",hostname=\"w1\",queue_name=\"default\"}": "0+3x40"}),
+    "task_success_rate_three_to_one": dict(
+        panel=("celery_tasks", 3, "A"), round_to=0.01, at="30m", expected=0.75,
+        series={"celery_task_succeeded_total{name=\"t\",hostname=\"w1\",queue_name=\"default\"}": "0+3x40",
+                "celery_task_failed_total{name=\"t\",hostname=\"w1\",exception=\"E\",queue_name=\"default\"}":
+                    "0+1x40"}),
+    "idempotency_hit_rate_is_hits_over_all_outcomes": dict(
+        panel=("scheduler_overview", 12, "A"), round_to=0.01, at="2h", expected=0.25,
+        series={"idempotency_requests_total{outcome=\"cache_hit\"}": "0+1x150",
+                "idempotency_requests_total{outcome=\"cache_miss\"}": "0+2x150",
+                "idempotency_requests_total{outcome=\"conflict\"}": "0+1x150"}),
+}
+
+
+def test_behaviour_of_panel_queries_on_data(tmp_path):
+    """All cases in one promtool run: each case is its own test group with its own series."""
+    promtool_path = promtool()
+    rules, tests, needed = [], [], set()
+    for name, case in BEHAVIOUR.items():
+        expr = substitute_grafana_macros(query(*case["panel"]))
+        needed |= {metric for metric in metric_names(expr) if ":" in metric}
+        rules.append({"record": f"case_{name}", "expr": f"round(({expr}), {case['round_to']})"})
+        tests.append({
+            "interval": "1m",
+            "input_series": [{"series": series, "values": values} for series, values in case["series"].items()],
+            "promql_expr_test": [{"expr": f"case_{name}", "eval_time": case["at"],
+                                  "exp_samples": [{"labels": f"case_{name}", "value": case["expected"]}]}],
+        })
+    (tmp_path / "cases.yml").write_text(yaml.safe_dump({"groups": [{"name": "cases", "rules": rules}]}))
+    # Only the rule files that record what the cases read, as deployed (placeholders
+    # filled): every other rule would be evaluated each step of a 25-hour test for nothing.
+    rule_files = ["cases.yml"]
+    for path in sorted(RULES.glob("*.yml")):
+        groups = yaml.safe_load(path.read_text())["groups"]
+        if needed & {rule.get("record") for group in groups for rule in group["rules"]}:
+            (tmp_path / path.name).write_text(render_rule_text(
+                path.read_text(), runbook_base_url="https://runbooks.test", grafana_url="https://grafana.test"))
+            rule_files.append(path.name)
+    assert len(rule_files) > 1, f"no rule file records {needed}"
+    # Rules are evaluated every 5 minutes (series still have a sample a minute): enough
+    # for 5-minute rates, and a fifth of the work over a simulated day.
+    (tmp_path / "test.yml").write_text(yaml.safe_dump(
+        {"rule_files": rule_files, "evaluation_interval": "5m", "tests": tests}, sort_keys=False))
+    result = subprocess.run([promtool_path, "test", "rules", "test.yml"], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
