@@ -1,0 +1,62 @@
+"""Reading the rule files the way the checks need them, and running promtool on rendered copies."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from components.renderers.rules import RULES_DIR, render_rule_text, rule_files
+
+TESTS_DIR = Path(__file__).resolve().parent.parent / "rules"
+# Fixed link bases for rendered test copies: the promtool tests assert them.
+TEST_RUNBOOK_BASE_URL = "https://runbooks.test/runbooks"
+TEST_GRAFANA_URL = "https://grafana.test"
+
+
+def groups() -> list[tuple[Path, dict]]:
+    """(file, group) for every group of every rule file."""
+    found = []
+    for path in rule_files(RULES_DIR):
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            found.append((path, group))
+    return found
+
+
+def alerting_rules() -> dict[str, dict]:
+    """Alert name -> rule (with the group name under `group`)."""
+    alerts: dict[str, dict] = {}
+    for _, group in groups():
+        for rule in group["rules"]:
+            if "alert" in rule:
+                assert rule["alert"] not in alerts, f"alert {rule['alert']} is defined twice"
+                alerts[rule["alert"]] = {**rule, "group": group["name"]}
+    return alerts
+
+
+def recording_rules() -> dict[str, dict]:
+    return {rule["record"]: {**rule, "group": group["name"]}
+            for _, group in groups() for rule in group["rules"] if "record" in rule}
+
+
+def tool(name: str) -> str:
+    """Path of a required binary; a missing one fails the test that needs it, never skips it."""
+    path = shutil.which(name)
+    assert path, f"{name} is not installed; install it with scripts/setup (apt-get install -y prometheus prometheus-alertmanager)"
+    return path
+
+
+def render_into(directory: Path) -> list[Path]:
+    """Rendered copies of every rule file (test URLs) plus the promtool test files, side by side."""
+    for path in rule_files(RULES_DIR):
+        (directory / path.name).write_text(render_rule_text(
+            path.read_text(), runbook_base_url=TEST_RUNBOOK_BASE_URL, grafana_url=TEST_GRAFANA_URL))
+    tests = sorted(TESTS_DIR.glob("*.test.yml"))
+    for path in tests:
+        shutil.copy(path, directory / path.name)
+    return [directory / path.name for path in tests]
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=300)
