@@ -23,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-C", "--repository", type=Path, default=Path.cwd(),
                         help="the repository to read (default: the current directory)")
     parser.add_argument("-o", "--output", type=Path, help="write the report here instead of stdout")
+    parser.add_argument("--max-chars", type=int, default=None,
+                        help="cut the report to this length (a GitHub comment holds at most 65536 characters)")
     arguments = parser.parse_args(argv)
     try:
         repository = repository_root(arguments.repository)
@@ -36,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     except RevisionError as error:
         print(f"changes: error: {error}", file=sys.stderr)
         return 2
+    if arguments.max_chars is not None:
+        text = report.shorten(text, arguments.max_chars)
     if arguments.output:
         arguments.output.write_text(text)
     else:

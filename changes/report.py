@@ -202,3 +202,17 @@ def build(before: Snapshot, after: Snapshot) -> str:
     if not sections:
         return "\n".join([*header, "No monitoring changes."]) + "\n"
     return "\n".join(header + sections).rstrip() + "\n"
+
+
+def shorten(text: str, limit: int) -> str:
+    """The report cut at a line boundary to at most `limit` characters, saying so at the end."""
+    if len(text) <= limit:
+        return text
+    note = ("\n\n_The report is longer than a comment can hold; run "
+            "`python -m changes <base> <head>` for all of it._\n")
+    kept = text[: max(0, limit - len(note))]
+    kept = kept[: kept.rfind("\n")] if "\n" in kept else kept
+    # An open ``` fence would swallow the note.
+    if kept.count("```") % 2:
+        kept += "\n```"
+    return kept + note

@@ -281,3 +281,17 @@ def test_unreadable_files_are_reported(repo):
     text = repo.report_text("HEAD~1", "HEAD")
     assert "rules/broken.yml is not valid YAML" in text
     assert "dashboards/broken.json is not valid JSON" in text
+
+
+def test_a_long_report_is_cut_to_fit_a_comment(repo):
+    many = "groups:\n  - name: scheduler_tasks\n    rules:\n" + "".join(
+        f"      - alert: Alert{i}\n        expr: x{i} > {i}\n        labels: {{severity: warning}}\n"
+        for i in range(400))
+    repo.write("rules/scheduler_tasks.yml", many)
+    repo.commit("many alerts")
+    full = repo.report_text("HEAD~1", "HEAD")
+    assert len(full) > 20000 and "Alert399" in full
+    cut = repo.report_text("HEAD~1", "HEAD", "--max-chars", "20000")
+    assert len(cut) <= 20000
+    assert cut.rstrip().endswith("for all of it._")
+    assert full.startswith(cut.split("\n\n_The report is longer")[0])

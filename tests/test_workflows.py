@@ -147,7 +147,7 @@ def test_the_change_report_is_one_sticky_comment():
     (checkout,) = uses(job, "actions/checkout")
     assert checkout["with"]["fetch-depth"] == 0, "the base branch's history is needed"
     report = next(s for s in steps(job) if "python -m changes" in s.get("run", ""))
-    assert report["run"] == '.venv/bin/python -m changes "origin/$BASE_REF" HEAD --output change-report.md'
+    assert report["run"] == '.venv/bin/python -m changes "origin/$BASE_REF" HEAD --output change-report.md --max-chars 60000'
     assert report["env"]["BASE_REF"] == "${{ github.base_ref }}"
     (comment,) = uses(job, "marocchino/sticky-pull-request-comment")
     assert comment["uses"] == "marocchino/sticky-pull-request-comment@v2"
