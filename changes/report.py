@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -201,7 +202,8 @@ def build(before: Snapshot, after: Snapshot) -> str:
     header = [MARKER, "## Monitoring changes", "", f"Comparing {before.label} with {after.label}.", ""]
     if not sections:
         return "\n".join([*header, "No monitoring changes."]) + "\n"
-    return "\n".join(header + sections).rstrip() + "\n"
+    # Sections glue optional parts together; never more than one blank line between them.
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(header + sections)).rstrip() + "\n"
 
 
 def shorten(text: str, limit: int) -> str:
