@@ -28,7 +28,12 @@ restart with) the good config. A config-reloader sidecar was not chosen: it
 applies a bad config to every replica at once, with nothing to stop it, and it
 adds a second image to pin and patch. Data survives the rolling restart on the
 claims (Prometheus replays its WAL, Alertmanager reloads silences and re-syncs
-from its peers).
+from its peers). After fixing a bad config, delete the one pod stuck on it:
+a StatefulSet does not replace a pod that never became ready by itself.
+Grafana (one replica on a ReadWriteOnce claim) cannot keep an old pod while a
+new one starts; for it the guard is the validation before deploy.
+The provider's enableConfigMapMutable/enableSecretMutable must stay off (the
+default) or be overridden by `replace_on_changes`, which is set here.
 """
 from __future__ import annotations
 
