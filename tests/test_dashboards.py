@@ -341,7 +341,9 @@ def test_defense_levels_are_named_and_coloured():
     for (name, panel_id), long_form in DEFENSE_PANELS.items():
         panel = panel_by_id(load(name), panel_id)
         options = _value_mapping(panel)
-        assert set(options) == {str(level) for level in DEFENSE_NAMES}, panel["title"]
+        assert set(options) == {str(level) for level in DEFENSE_NAMES} | {"0"}, panel["title"]
+        # The backend reports 0 until its first health check: that must not read as a healthy level.
+        assert options["0"]["color"] == "blue" and "Not assessed" in options["0"]["text"], panel["title"]
         for level, level_name in DEFENSE_NAMES.items():
             text = options[str(level)]["text"]
             assert level_name in text, f"{panel['title']}: level {level} reads {text!r}"
