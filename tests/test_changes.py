@@ -6,7 +6,7 @@ import json
 import pytest
 
 from changes.rules import thresholds
-from changes.stable import stable_dashboard_json
+from components.renderers.dashboards import stable_dashboard_json
 from tests.support.gitrepo import GitRepo
 
 RULES = """
