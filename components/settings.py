@@ -260,7 +260,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Prometheus image. Change to upgrade Prometheus."),
     Setting("alertmanagerImage", _image, "prom/alertmanager:v0.35.1",
             "Alertmanager image. Change to upgrade Alertmanager."),
-    Setting("grafanaImage", _image, "grafana/grafana:12.2.1",
+    Setting("grafanaImage", _image, "grafana/grafana:13.2.3",
             "Grafana image. Change to upgrade Grafana."),
     Setting("celeryExporterImage", _image, "danihodovic/celery-exporter:0.11.2",
             "danihodovic/celery-exporter image. Change to upgrade the exporter."),
