@@ -366,6 +366,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("prometheusStorageSize", _quantity, "10Gi",
             "Claim size of each Prometheus replica. Must exceed retentionSize."),
     Setting("alertmanagerStorageSize", _quantity, "1Gi", "Claim size of each Alertmanager replica (silences and notification log)."),
+    Setting("ingressClassName", _name, None,
+            "IngressClass of Grafana's Ingress; set it when the cluster has several ingress controllers."),
+    Setting("ingressNamespace", _name, "ingress-nginx",
+            "Namespace of the ingress controller: the only source allowed to reach Grafana's port. "
+            "Change it to where your controller runs."),
+    Setting("grafanaTlsSecretName", _name, None,
+            "TLS Secret for grafanaUrl's host on the Ingress; unset uses the controller's default certificate."),
     Setting("grafanaStorageSize", _quantity, "2Gi", "Claim size of Grafana's SQLite database and plugins."),
 )
 
@@ -427,6 +434,9 @@ class Settings:
     prometheus_storage_size: str
     alertmanager_storage_size: str
     grafana_storage_size: str
+    ingress_class_name: Optional[str]
+    ingress_namespace: str
+    grafana_tls_secret_name: Optional[str]
 
     @property
     def on_kubernetes(self) -> bool:
@@ -563,6 +573,9 @@ def parse(stack: str, raw: Mapping[str, Any], secret_keys_set: frozenset[str] = 
         prometheus_storage_size=values["prometheusStorageSize"],
         alertmanager_storage_size=values["alertmanagerStorageSize"],
         grafana_storage_size=values["grafanaStorageSize"],
+        ingress_class_name=values["ingressClassName"],
+        ingress_namespace=values["ingressNamespace"],
+        grafana_tls_secret_name=values["grafanaTlsSecretName"],
     )
 
 

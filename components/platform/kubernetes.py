@@ -105,8 +105,6 @@ DNS_POD_LABELS = {"k8s-app": "kube-dns"}
 REDIS_PORTS = (6379, 6380)        # plain and the usual TLS port of managed Redis
 HTTPS_PORT = 443                  # PagerDuty, Slack and webhook receivers
 
-# Default namespace of the ingress controller whose pods may reach Grafana.
-DEFAULT_INGRESS_NAMESPACE = "ingress-nginx"
 
 # Connections between the stack's own pods: (client, server, server port).
 # Each server's NetworkPolicy admits exactly these, and each client's allows
@@ -702,7 +700,7 @@ class KubernetesPlatform:
             ingress.append(NetworkPolicyIngressRuleArgs(from_=[pods(name)], ports=gossip))
             egress.append(NetworkPolicyEgressRuleArgs(to=[pods(name)], ports=gossip))
         if name == c.GRAFANA:
-            ingress_namespace = getattr(self.settings, "ingress_namespace", None) or DEFAULT_INGRESS_NAMESPACE
+            ingress_namespace = self.settings.ingress_namespace
             ingress.append(NetworkPolicyIngressRuleArgs(
                 from_=[NetworkPolicyPeerArgs(namespace_selector=LabelSelectorArgs(
                     match_labels={NAMESPACE_NAME_LABEL: ingress_namespace}))],
@@ -731,12 +729,12 @@ class KubernetesPlatform:
     def _ingress(self, workload: Workload, labels: dict, opts: pulumi.ResourceOptions) -> None:
         """Grafana at settings.grafana_url, through the cluster's ingress controller."""
         url = urlparse(self.settings.grafana_url)
-        tls_secret = getattr(self.settings, "grafana_tls_secret_name", None)
+        tls_secret = self.settings.grafana_tls_secret_name
         k8s.networking.v1.Ingress(
             workload.name,
             metadata=self._metadata(workload.name, labels),
             spec=IngressSpecArgs(
-                ingress_class_name=getattr(self.settings, "ingress_class_name", None),
+                ingress_class_name=self.settings.ingress_class_name,
                 tls=[IngressTLSArgs(hosts=[url.hostname], secret_name=tls_secret)] if tls_secret else None,
                 rules=[IngressRuleArgs(host=url.hostname, http=HTTPIngressRuleValueArgs(paths=[
                     HTTPIngressPathArgs(

@@ -59,7 +59,7 @@ class AutonamingMocks(pulumi_mocks.CapturingMocks):
     new_resource = autonaming(pulumi_mocks.CapturingMocks.new_resource)
 
 
-class OptionsRecordingMonitor(pulumi_mocks._RecordingMonitor):
+class OptionsRecordingMonitor(pulumi_mocks.RecordingMonitor):
     """Also keeps the options Declared leaves out (timeouts, replace_on_changes)."""
 
     def RegisterResource(self, request):

@@ -60,7 +60,7 @@ class CapturingMocks(pulumi.runtime.Mocks):
         return {}
 
 
-class _RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
+class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
     """Keeps the raw (secret-preserving) inputs of each registration beside the mock's view."""
 
     def RegisterResource(self, request):
@@ -103,7 +103,7 @@ class ProgramRun:
 def run_program(stack: str, config: dict[str, Any], secret_keys: tuple[str, ...] = ()) -> ProgramRun:
     """Run __main__.py for `stack` with `config` (keys without the project prefix)."""
     mocks = CapturingMocks()
-    monitor = _RecordingMonitor(mocks)
+    monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project="scheduler-monitoring", stack=stack, preview=False, monitor=monitor)
     full = {f"scheduler-monitoring:{k}": (v if isinstance(v, str) else json.dumps(v)) for k, v in config.items()}
     pulumi.runtime.set_all_config(full, secret_keys=[f"scheduler-monitoring:{k}" for k in secret_keys])
