@@ -1,0 +1,190 @@
+"""alertmanager.yml and its notification templates, from settings alone.
+
+Routing: the Watchdog to its heartbeat receiver, paging alerts (page="true",
+the critical ones) to PagerDuty, warnings to Slack, info to e-mail. A receiver
+switched off in settings is replaced by "null" (a receiver without
+integrations), so every stack renders the same, valid routing tree.
+
+Secrets never appear here: each receiver reads its key or URL from a file
+under ALERTMANAGER_SECRETS_DIR that the platform mounts.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from components import constants as c
+from components.settings import Settings
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+
+NULL = "null"
+PAGERDUTY = "pagerduty"
+SLACK = "slack"
+EMAIL = "email"
+WATCHDOG = "watchdog"
+
+# Critical alerts silence their warning (and info) sibling for the same
+# condition: one notification per problem, at the severity it has reached.
+# source alert -> (alerts it silences, labels both must share)
+SIBLING_INHIBITIONS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("CriticalUtilization", ("HighUtilization",), ("job", "instance")),
+    ("DefenseLevelCritical", ("DefenseLevelDegraded",), ("job", "instance")),
+    ("BothContingenciesFailed", ("N1ContingencyFailed", "N2ContingencyFailed"), ("job", "instance")),
+    ("CriticalCoverageGap", ("ScheduleCoverageGap",), ("job", "instance")),
+    ("CriticalFacultyShortage", ("LowFacultyAvailability",), ("job", "instance")),
+    ("CriticalLoadShedding", ("LoadSheddingActive",), ("job", "instance")),
+    ("CeleryTaskFailureRateCritical", ("CeleryTaskFailureRate",), ("name", "queue_name")),
+    ("CeleryQueueBacklogCritical", ("CeleryQueueBacklog",), ("job",)),
+    # With no worker alive, growing queues and a missed health check are
+    # consequences, not separate problems.
+    ("CeleryNoWorkers", ("CeleryQueueBacklogCritical", "CeleryQueueBacklog", "ResilienceHealthCheckStale"), ()),
+    ("PrometheusNotConnectedToAlertmanagers", ("PrometheusErrorSendingAlerts", "PrometheusNotificationsDropped"),
+     ("instance",)),
+    ("PrometheusNotificationsDropped", ("PrometheusErrorSendingAlerts",), ("instance",)),
+)
+# A scrape target that is down makes every alert computed from its metrics
+# stale: the rules label those alerts `scrape_job=<job>`, the target-down
+# alert carries the same label, and only the target-down alert goes out.
+TARGET_DOWN_ALERTS = ("PrometheusTargetDown", "CeleryExporterDown")
+
+# How long each severity waits and repeats: pages leave within seconds and
+# repeat hourly while unacknowledged; chat and mail repeat less, as their
+# readers act during the day.
+TIMING = {
+    PAGERDUTY: {"group_wait": "10s", "group_interval": "5m", "repeat_interval": "1h"},
+    SLACK: {"group_wait": "30s", "group_interval": "5m", "repeat_interval": "4h"},
+    EMAIL: {"group_wait": "5m", "group_interval": "30m", "repeat_interval": "24h"},
+    # Heartbeat services expect a ping every few minutes.
+    WATCHDOG: {"group_wait": "0s", "group_interval": "1m", "repeat_interval": "5m"},
+}
+
+
+def _secret(name: str) -> str:
+    return f"{c.ALERTMANAGER_SECRETS_DIR}/{name}"
+
+
+def _receivers(settings: Settings) -> list[dict]:
+    r = settings.receivers
+    receivers: list[dict] = [{"name": NULL}]
+    if r.pagerduty:
+        receivers.append({"name": PAGERDUTY, "pagerduty_configs": [{
+            "routing_key_file": _secret(c.PAGERDUTY_ROUTING_KEY_FILE),
+            "send_resolved": True,
+            "severity": "critical",
+            "description": '{{ template "scheduler.title" . }}',
+            "client": "Residency Scheduler Alertmanager",
+            "client_url": "{{ .ExternalURL }}",
+            "details": {
+                "summary": "{{ .CommonAnnotations.summary }}",
+                "firing": '{{ template "scheduler.text" . }}',
+                "action_required": "{{ .CommonAnnotations.action_required }}",
+                "runbook": "{{ .CommonAnnotations.runbook_url }}",
+                "dashboard": "{{ .CommonAnnotations.dashboard_url }}",
+                "env": "{{ .CommonLabels.env }}",
+                "component": "{{ .CommonLabels.component }}",
+                "num_firing": "{{ .Alerts.Firing | len }}",
+            },
+            "links": [{"href": "{{ .CommonAnnotations.runbook_url }}", "text": "Runbook"}],
+        }]})
+    if r.slack:
+        receivers.append({"name": SLACK, "slack_configs": [{
+            "api_url_file": _secret(c.SLACK_WEBHOOK_URL_FILE),
+            "channel": r.slack_channel,
+            "send_resolved": True,
+            "color": '{{ if eq .Status "firing" }}warning{{ else }}good{{ end }}',
+            "title": '{{ template "scheduler.title" . }}',
+            "title_link": "{{ .CommonAnnotations.dashboard_url }}",
+            "text": '{{ template "scheduler.text" . }}',
+        }]})
+    if r.email:
+        email: dict = {
+            "to": ", ".join(r.email_to),
+            "from": r.email_from,
+            "smarthost": r.smtp_smarthost,
+            "require_tls": r.smtp_require_tls,
+            "send_resolved": True,
+            "headers": {"Subject": '{{ template "scheduler.title" . }}'},
+            "html": '{{ template "scheduler.email.html" . }}',
+            "text": '{{ template "scheduler.text" . }}',
+        }
+        if r.smtp_username:
+            email["auth_username"] = r.smtp_username
+            email["auth_password_file"] = _secret(c.SMTP_PASSWORD_FILE)
+        receivers.append({"name": EMAIL, "email_configs": [email]})
+    if r.watchdog:
+        # url_file needs Alertmanager >= 0.26 (the deployed image is 0.35).
+        receivers.append({"name": WATCHDOG, "webhook_configs": [{
+            "url_file": _secret(c.WATCHDOG_WEBHOOK_URL_FILE),
+            "send_resolved": False,
+            "max_alerts": 1,
+        }]})
+    return receivers
+
+
+def receiver_for(settings: Settings, labels: dict[str, str]) -> str:
+    """The receiver an alert with these labels reaches (what the route tree encodes)."""
+    r = settings.receivers
+    if labels.get("alertname") == "Watchdog":
+        return WATCHDOG if r.watchdog else NULL
+    if labels.get("page") == "true":
+        return PAGERDUTY if r.pagerduty else NULL
+    if labels.get("severity") == "info":
+        return EMAIL if r.email else NULL
+    # Warnings, and anything with an unexpected severity, go where people read.
+    return SLACK if r.slack else NULL
+
+
+def _route(settings: Settings) -> dict:
+    r = settings.receivers
+    default = SLACK if r.slack else NULL
+    return {
+        "receiver": default,
+        "group_by": ["alertname", "component"],
+        **TIMING[SLACK],
+        "routes": [
+            {"receiver": WATCHDOG if r.watchdog else NULL, "matchers": ['alertname="Watchdog"'],
+             "group_by": ["alertname"], **TIMING[WATCHDOG]},
+            {"receiver": PAGERDUTY if r.pagerduty else NULL, "matchers": ['page="true"'], **TIMING[PAGERDUTY]},
+            {"receiver": default, "matchers": ['severity="warning"'], **TIMING[SLACK]},
+            {"receiver": EMAIL if r.email else NULL, "matchers": ['severity="info"'], **TIMING[EMAIL]},
+        ],
+    }
+
+
+def _inhibit_rules() -> list[dict]:
+    rules = []
+    for source, targets, equal in SIBLING_INHIBITIONS:
+        rules.append({
+            "source_matchers": [f'alertname="{source}"'],
+            "target_matchers": [f'alertname=~"{"|".join(targets)}"'],
+            # env: one Alertmanager may serve several stacks.
+            "equal": ["env", *equal],
+        })
+    down = "|".join(TARGET_DOWN_ALERTS)
+    rules.append({
+        "source_matchers": [f'alertname=~"{down}"'],
+        "target_matchers": ['scrape_job=~".+"', f'alertname!~"{down}"'],
+        "equal": ["env", "scrape_job"],
+    })
+    return rules
+
+
+def render_alertmanager_config(settings: Settings) -> str:
+    config = {
+        "global": {"resolve_timeout": "5m"},
+        "templates": [f"{c.ALERTMANAGER_TEMPLATES_DIR}/*.tmpl"],
+        "route": _route(settings),
+        "inhibit_rules": _inhibit_rules(),
+        "receivers": _receivers(settings),
+    }
+    header = (f"# Rendered by components/renderers/alertmanager.py for stack {settings.stack}; "
+              "do not edit.\n# Receiver secrets are files under "
+              f"{c.ALERTMANAGER_SECRETS_DIR}/, never inline.\n")
+    return header + yaml.safe_dump(config, sort_keys=False, width=200)
+
+
+def render_templates() -> dict[str, str]:
+    """File name -> notification template text, installed in ALERTMANAGER_TEMPLATES_DIR."""
+    return {path.name: path.read_text() for path in sorted(TEMPLATES_DIR.glob("*.tmpl"))}
