@@ -17,6 +17,7 @@ from components import constants as c
 from components.renderers.alertmanager import render_alertmanager_config, render_templates
 from components.settings import parse
 from tests.support import rules as r
+from tests.support.amtool import for_local_amtool
 
 ALERTS = r.alerting_rules()
 DEV = parse("dev", {})
@@ -34,20 +35,6 @@ def expected_receiver(settings, labels) -> str:
         return "watchdog" if settings.receivers.watchdog else "null"
     wanted = PROD_RECEIVER[labels["severity"]]
     return wanted if getattr(settings.receivers, wanted) else "null"
-
-
-def for_local_amtool(text: str, templates_dir: Path) -> str:
-    """The config as the local amtool 0.25 can read it.
-
-    The webhook's url_file (the watchdog heartbeat) exists from Alertmanager
-    0.26; the deployed image is 0.35. 0.25 has no way to read a webhook URL
-    from a file, so only for this check that one field becomes a dummy URL;
-    test_secrets_are_files_never_inline pins the real field.
-    """
-    text = text.replace(c.ALERTMANAGER_TEMPLATES_DIR, str(templates_dir))
-    text, replaced = re.subn(r"(?m)^(\s*-?\s*)url_file: \S+$", r"\1url: https://heartbeat.invalid/ping", text)
-    assert replaced == (1 if "webhook_configs" in text else 0)
-    return text
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """alertmanager.yml and its notification templates, from settings alone.
 
-Routing: the Watchdog to its heartbeat receiver, paging alerts (page="true",
-the critical ones) to PagerDuty, warnings to Slack, info to e-mail. A receiver
+Routing: the Watchdog to its heartbeat receiver, critical alerts (the ones
+with page="true") to PagerDuty, warnings to Slack, info to e-mail. A receiver
 switched off in settings is replaced by "null" (a receiver without
 integrations), so every stack renders the same, valid routing tree.
 
@@ -123,19 +123,6 @@ def _receivers(settings: Settings) -> list[dict]:
     return receivers
 
 
-def receiver_for(settings: Settings, labels: dict[str, str]) -> str:
-    """The receiver an alert with these labels reaches (what the route tree encodes)."""
-    r = settings.receivers
-    if labels.get("alertname") == "Watchdog":
-        return WATCHDOG if r.watchdog else NULL
-    if labels.get("page") == "true":
-        return PAGERDUTY if r.pagerduty else NULL
-    if labels.get("severity") == "info":
-        return EMAIL if r.email else NULL
-    # Warnings, and anything with an unexpected severity, go where people read.
-    return SLACK if r.slack else NULL
-
-
 def _route(settings: Settings) -> dict:
     r = settings.receivers
     default = SLACK if r.slack else NULL
@@ -146,7 +133,10 @@ def _route(settings: Settings) -> dict:
         "routes": [
             {"receiver": WATCHDOG if r.watchdog else NULL, "matchers": ['alertname="Watchdog"'],
              "group_by": ["alertname"], **TIMING[WATCHDOG]},
-            {"receiver": PAGERDUTY if r.pagerduty else NULL, "matchers": ['page="true"'], **TIMING[PAGERDUTY]},
+            # Severity, not the `page` label, decides: the rules keep page="true"
+            # on exactly the critical alerts, and a rule that forgets `page`
+            # must still page.
+            {"receiver": PAGERDUTY if r.pagerduty else NULL, "matchers": ['severity="critical"'], **TIMING[PAGERDUTY]},
             {"receiver": default, "matchers": ['severity="warning"'], **TIMING[SLACK]},
             {"receiver": EMAIL if r.email else NULL, "matchers": ['severity="info"'], **TIMING[EMAIL]},
         ],
