@@ -9,6 +9,7 @@ plus signal handlers that turn the signal into an exception, so every
 from __future__ import annotations
 
 import atexit
+import errno
 import os
 import shutil
 import signal
@@ -45,6 +46,9 @@ def require_binary(path_or_name: str, purpose: str, hint: str) -> str:
     found = shutil.which(path_or_name)
     if not found:
         raise GamedayError(f"{purpose}: '{path_or_name}' not found. {hint}")
+    if os.path.getsize(found) == 0:
+        # An empty file passes `which` but runs as nothing at all.
+        raise GamedayError(f"{purpose}: '{found}' is an empty file. {hint}")
     return found
 
 
@@ -95,11 +99,21 @@ class Supervisor:
         log = open(log_path, "ab")
         full_env = dict(os.environ)
         full_env.update(env or {})
-        popen = subprocess.Popen(
-            list(argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=full_env, cwd=str(cwd) if cwd else None,
-            start_new_session=True,   # its own process group: stopping it stops its children
-        )
+        for attempt in range(20):
+            try:
+                popen = subprocess.Popen(
+                    list(argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    env=full_env, cwd=str(cwd) if cwd else None,
+                    start_new_session=True,   # its own process group: stopping it stops its children
+                )
+                break
+            except OSError as error:
+                # ETXTBSY: the binary is being written (a package upgrade in
+                # progress); it is executable again a moment later.
+                if error.errno != errno.ETXTBSY or attempt == 19:
+                    log.close()
+                    raise
+                time.sleep(0.5)
         log.close()
         child = Child(name, list(argv), popen, log_path)
         with self._lock:

@@ -1,0 +1,278 @@
+"""The stack's rendered configuration, with only its endpoints pointed at this machine.
+
+`python -m components.render STACK OUTDIR` writes exactly what the stack
+deploys. The game day changes only where things are: scrape targets, the
+Alertmanager addresses Prometheus sends to, receiver URLs, the smarthost,
+secret files and file paths. Rules, routes, inhibitions, intervals and
+templates are used as rendered, so what passes here is what is deployed.
+"""
+from __future__ import annotations
+
+import copy
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+import yaml
+
+from components import constants as c
+from components.settings import duration_seconds
+from gameday.procs import GamedayError
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def render(stack: str, outdir: Path) -> Path:
+    """Run the stack's own renderer into outdir (a subprocess: the same entry point users run)."""
+    result = subprocess.run([sys.executable, "-m", "components.render", stack, str(outdir)],
+                            cwd=PROJECT_DIR, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise GamedayError(f"python -m components.render {stack} failed:\n{result.stderr[-3000:]}")
+    for needed in ("prometheus/prometheus.yml", "alertmanager/alertmanager.yml", "celery-exporter/flags.txt"):
+        if not (outdir / needed).exists():
+            raise GamedayError(f"python -m components.render {stack} wrote no {needed}")
+    return outdir
+
+
+# ---------------------------------------------------------------------------
+# Prometheus
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LocalTargets:
+    """Where each scrape job's targets run on this machine."""
+    by_job: Mapping[str, tuple[str, ...]]
+    alertmanagers: tuple[str, ...]
+
+
+def local_prometheus_config(text: str, targets: LocalTargets, rules_dir: Path) -> dict:
+    config = yaml.safe_load(text)
+    config = copy.deepcopy(config)
+    config["rule_files"] = [_local_path(p, c.PROMETHEUS_RULES_DIR, rules_dir) for p in config.get("rule_files", [])]
+    for job in config.get("scrape_configs", []):
+        name = job["job_name"]
+        if name not in targets.by_job:
+            raise GamedayError(f"prometheus.yml scrapes job '{name}', which the game day has no stand-in "
+                               f"for (it knows {sorted(targets.by_job)}); teach gameday/run.py about it")
+        for key in [k for k in job if k.endswith("_sd_configs") and k != "static_configs"]:
+            del job[key]   # discovery of cluster services becomes the local addresses
+        job["static_configs"] = [{"targets": list(targets.by_job[name])}]
+        job["scheme"] = "http"   # the local stand-ins speak plain HTTP
+        job.pop("tls_config", None)
+    for manager in config.get("alerting", {}).get("alertmanagers", []):
+        for key in [k for k in manager if k.endswith("_sd_configs") and k != "static_configs"]:
+            del manager[key]
+        manager["static_configs"] = [{"targets": list(targets.alertmanagers)}]
+    # There is no long-term store on this machine; shipping samples nowhere
+    # would only fill the log with errors.
+    config.pop("remote_write", None)
+    return config
+
+
+def _local_path(path: str, deployed_dir: str, local_dir: Path) -> str:
+    if path.startswith(deployed_dir + "/"):
+        return str(local_dir / path[len(deployed_dir) + 1:])
+    return path
+
+
+# ---------------------------------------------------------------------------
+# Alertmanager
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LocalReceivers:
+    pagerduty_url: str
+    slack_url: str
+    watchdog_url: str
+    smarthost: str
+
+
+SECRET_VALUES_FOR = {
+    c.PAGERDUTY_ROUTING_KEY_FILE: lambda r: "gameday0routing0key0000000000000",
+    c.SLACK_WEBHOOK_URL_FILE: lambda r: r.slack_url,
+    c.SMTP_PASSWORD_FILE: lambda r: "gameday-smtp-password",
+    c.WATCHDOG_WEBHOOK_URL_FILE: lambda r: r.watchdog_url,
+}
+
+
+def local_alertmanager_config(text: str, receivers: LocalReceivers, templates_dir: Path,
+                              secrets_dir: Path) -> tuple[dict, list[str]]:
+    """The deployed alertmanager.yml with its endpoints local; also what was changed, for the report."""
+    config = copy.deepcopy(yaml.safe_load(text))
+    changes: list[str] = []
+    secrets_dir.mkdir(parents=True, exist_ok=True)
+    for name, value in SECRET_VALUES_FOR.items():
+        (secrets_dir / name).write_text(value(receivers))
+
+    def local(path: str) -> str:
+        if isinstance(path, str) and path.startswith(c.ALERTMANAGER_SECRETS_DIR + "/"):
+            return _local_path(path, c.ALERTMANAGER_SECRETS_DIR, secrets_dir)
+        return path
+
+    config["templates"] = [_local_path(p, c.ALERTMANAGER_TEMPLATES_DIR, templates_dir)
+                           for p in config.get("templates", [])]
+    glob = config.setdefault("global", {})
+    for key in list(glob):
+        if key.endswith("_file"):
+            glob[key] = local(glob[key])
+    if "pagerduty_url" in glob or _uses(config, "pagerduty_configs"):
+        glob["pagerduty_url"] = receivers.pagerduty_url
+    if "slack_api_url" in glob:
+        glob["slack_api_url"] = receivers.slack_url
+    if "smtp_smarthost" in glob or _uses(config, "email_configs"):
+        glob["smtp_smarthost"] = receivers.smarthost
+        if glob.get("smtp_require_tls", True):
+            changes.append("SMTP without STARTTLS (the SMTP stand-in has no certificate)")
+        glob["smtp_require_tls"] = False
+    for receiver in config.get("receivers", []):
+        for pd in receiver.get("pagerduty_configs", []) or []:
+            pd["url"] = receivers.pagerduty_url
+            for key in ("routing_key_file", "service_key_file"):
+                if key in pd:
+                    pd[key] = local(pd[key])
+        for slack in receiver.get("slack_configs", []) or []:
+            if "api_url_file" in slack:
+                slack["api_url_file"] = local(slack["api_url_file"])
+            else:
+                slack["api_url"] = receivers.slack_url
+        for mail in receiver.get("email_configs", []) or []:
+            if "smarthost" in mail:
+                mail["smarthost"] = receivers.smarthost
+            if mail.get("require_tls"):
+                changes.append("SMTP without STARTTLS (the SMTP stand-in has no certificate)")
+            mail["require_tls"] = False
+            if "auth_password_file" in mail:
+                mail["auth_password_file"] = local(mail["auth_password_file"])
+        for hook in receiver.get("webhook_configs", []) or []:
+            if "url_file" in hook:
+                hook["url_file"] = local(hook["url_file"])
+            else:
+                hook["url"] = receivers.watchdog_url
+        for key in receiver:
+            if key.endswith("_configs") and key not in ("pagerduty_configs", "slack_configs",
+                                                        "email_configs", "webhook_configs"):
+                raise GamedayError(f"receiver {receiver['name']} uses {key}, which has no stand-in")
+    return config, sorted(set(changes))
+
+
+def _uses(config: dict, kind: str) -> bool:
+    return any(receiver.get(kind) for receiver in config.get("receivers", []))
+
+
+def receiver_kinds(config: dict) -> dict[str, set[str]]:
+    """Alertmanager receiver name -> the stand-ins it reaches (pagerduty, slack, email, watchdog)."""
+    kinds = {"pagerduty_configs": "pagerduty", "slack_configs": "slack", "email_configs": "email",
+             "webhook_configs": "watchdog"}
+    return {r["name"]: {kind for key, kind in kinds.items() if r.get(key)} for r in config.get("receivers", [])}
+
+
+# ---------------------------------------------------------------------------
+# Routing: which route an alert takes, for the timing it is allowed
+# ---------------------------------------------------------------------------
+_MATCHER = re.compile(r'^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*$')
+ROUTE_DEFAULTS = {"group_wait": "30s", "group_interval": "5m", "repeat_interval": "4h"}
+
+
+@dataclass(frozen=True)
+class Route:
+    receiver: str
+    group_wait: float
+    group_interval: float
+    repeat_interval: float
+    group_by: tuple[str, ...]
+
+
+def _matches(route: dict, labels: Mapping[str, str]) -> bool:
+    for name, value in (route.get("match") or {}).items():
+        if labels.get(name, "") != str(value):
+            return False
+    for name, pattern in (route.get("match_re") or {}).items():
+        if not re.fullmatch(str(pattern), labels.get(name, "")):
+            return False
+    for matcher in route.get("matchers") or []:
+        parsed = _MATCHER.match(matcher)
+        if not parsed:
+            raise GamedayError(f"cannot read route matcher {matcher!r}")
+        name, op, value = parsed.groups()
+        actual = labels.get(name, "")
+        ok = {"=": actual == value, "!=": actual != value,
+              "=~": re.fullmatch(value, actual) is not None,
+              "!~": re.fullmatch(value, actual) is None}[op]
+        if not ok:
+            return False
+    return True
+
+
+def routes_for(config: dict, labels: Mapping[str, str]) -> list[Route]:
+    """Every route an alert with these labels is delivered through (Alertmanager's tree walk)."""
+    found: list[Route] = []
+
+    def walk(route: dict, inherited: dict) -> bool:
+        settings = {**inherited, **{k: route[k] for k in ("receiver", "group_wait", "group_interval",
+                                                           "repeat_interval", "group_by") if k in route}}
+        matched_child = False
+        for child in route.get("routes") or []:
+            if _matches(child, labels):
+                if walk(child, settings):
+                    matched_child = True
+                    if not child.get("continue", False):
+                        break
+        if not matched_child:
+            found.append(Route(settings["receiver"], duration_seconds(settings["group_wait"]),
+                               duration_seconds(settings["group_interval"]),
+                               duration_seconds(settings["repeat_interval"]),
+                               tuple(settings.get("group_by") or ())))
+        return True
+
+    walk(config["route"], dict(ROUTE_DEFAULTS))
+    return found
+
+
+def write_yaml(data: Any, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def rule_groups(rules_dir: Path) -> list[dict]:
+    groups = []
+    for path in sorted(rules_dir.glob("*.yml")):
+        groups.extend((yaml.safe_load(path.read_text()) or {}).get("groups", []))
+    return groups
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    name: str
+    group: str
+    for_seconds: float
+    interval_seconds: float
+    labels: Mapping[str, str]
+
+
+def alert_rules(rules_dir: Path, default_interval: float) -> dict[str, AlertRule]:
+    """Every alert as deployed: its `for:` and its group's evaluation interval."""
+    rules: dict[str, AlertRule] = {}
+    for group in rule_groups(rules_dir):
+        interval = duration_seconds(group["interval"]) if group.get("interval") else default_interval
+        for rule in group.get("rules", []):
+            if "alert" in rule:
+                rules[rule["alert"]] = AlertRule(rule["alert"], group["name"],
+                                                 duration_seconds(rule["for"]) if rule.get("for") else 0.0,
+                                                 interval, {k: str(v) for k, v in (rule.get("labels") or {}).items()})
+    return rules
+
+
+def prometheus_intervals(config_text: str) -> tuple[float, float]:
+    glob = (yaml.safe_load(config_text) or {}).get("global", {})
+    return (duration_seconds(glob.get("scrape_interval", "1m")),
+            duration_seconds(glob.get("evaluation_interval", "1m")))
+
+
+def inhibit_rules(config: dict) -> list[dict]:
+    return list(config.get("inhibit_rules") or [])
+
+
+def optional(mapping: Optional[Mapping], key: str, default=None):
+    return (mapping or {}).get(key, default)

@@ -1,0 +1,490 @@
+"""One game day: the deployed configuration on real servers, every scenario at once, and the verdict."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import yaml
+
+from components.constants import JOB_ALERTMANAGER, JOB_CELERY_EXPORTER, JOB_GRAFANA, JOB_PROMETHEUS
+from gameday import celery_app
+from gameday.backend import SimulatedBackend
+from gameday.celery_side import DEFAULT_EXPORTER_VENV, CelerySide, ensure_exporter_venv, exporter_flags
+from gameday.config import (LocalReceivers, LocalTargets, alert_rules, local_alertmanager_config,
+                            local_prometheus_config, prometheus_intervals, receiver_kinds, render, write_yaml)
+from gameday.panels import check_dashboards
+from gameday.plan import TOLERANCE, Slot, Timing, schedule
+from gameday.procs import GamedayError, Supervisor
+from gameday.scenarios import RECEIVERS, Expectation, Scenario, Step, load_all
+from gameday.servers import (AlertmanagerReplica, PrometheusReplica, alertmanager_binary, prometheus_binary,
+                             redis_binary)
+from gameday.standins import Notification, Recorder, StandIns
+
+TICK = 15.0          # ordinary traffic: one round per scrape interval of the default stack
+POLL = 5.0           # how often the alert states are read for the timelines
+WARMUP = 45.0        # scrapes enough for rate() to have two samples everywhere
+SETTLE = 45.0        # after the last awaited notification: time for a duplicate to show up
+
+
+@dataclass
+class Options:
+    stack: str = "prod"
+    quick: bool = False
+    only: tuple[str, ...] = ()
+    prometheus: Optional[str] = None
+    alertmanager: Optional[str] = None
+    redis_server: Optional[str] = None
+    exporter_venv: Path = DEFAULT_EXPORTER_VENV
+    workdir: Optional[Path] = None
+    keep: bool = False
+    prometheus_replicas: int = 2
+    alertmanager_replicas: int = 3
+    out: object = sys.stdout
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass
+class AlertSeen:
+    labels: dict
+    pending: Optional[float] = None
+    firing: Optional[float] = None
+    last_seen: float = 0.0
+    gone: Optional[float] = None
+    active_at: Optional[str] = None
+
+
+@dataclass
+class Result:
+    checks: list[Check] = field(default_factory=list)
+    latency_rows: list[tuple] = field(default_factory=list)
+    panels_with_data: int = 0
+    panels_total: int = 0
+    empty_panels: list[str] = field(default_factory=list)
+    ratios: list[float] = field(default_factory=list)
+    wall_seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return all(check.ok for check in self.checks)
+
+    def add(self, name: str, ok: bool, detail: str = "") -> None:
+        self.checks.append(Check(name, ok, detail))
+
+
+class GameDay:
+    def __init__(self, options: Options):
+        self.o = options
+        self.out = options.out
+        self.result = Result()
+        self.workdir = options.workdir or Path(tempfile.mkdtemp(prefix="gameday-"))
+        self.supervisor = Supervisor(self.workdir / "logs")
+        self.backends: dict[str, SimulatedBackend] = {}
+        self.step_times: dict[tuple[str, str], float] = {}
+        self.alerts_seen: dict[tuple, AlertSeen] = {}
+        self.t0 = 0.0
+        self._stop = threading.Event()
+
+    def say(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    # ------------------------------------------------------------------
+    def prepare(self) -> None:
+        o = self.o
+        self.prom_bin = prometheus_binary(o.prometheus)
+        self.am_bin = alertmanager_binary(o.alertmanager)
+        self.redis_bin = redis_binary(o.redis_server)
+        rendered = render(o.stack, self.workdir / "rendered")
+        self.rendered = rendered
+        prom_text = (rendered / "prometheus/prometheus.yml").read_text()
+        scrape, evaluation = prometheus_intervals(prom_text)
+        self.am_config_rendered = yaml.safe_load((rendered / "alertmanager/alertmanager.yml").read_text())
+        environment = yaml.safe_load(prom_text)["global"]["external_labels"]["env"]
+        self.rules = alert_rules(rendered / "prometheus/rules", evaluation)
+        self.timing = Timing(scrape, evaluation, self.rules, self.am_config_rendered, environment)
+        scenarios = load_all()
+        if o.only:
+            unknown = set(o.only) - {s.name for s in scenarios}
+            if unknown:
+                raise GamedayError(f"no scenario named {sorted(unknown)}")
+            scenarios = [s for s in scenarios if s.name in o.only]
+        self.slots = schedule(scenarios, self.timing, quick=o.quick and not o.only)
+        self.end = max(slot.end for slot in self.slots)
+        kinds = receiver_kinds(self.am_config_rendered)
+        reachable = set().union(*kinds.values()) if kinds else set()
+        for slot in self.slots:
+            for expectation in slot.scenario.expect:
+                missing = set(expectation.notify) - reachable
+                if missing:
+                    raise GamedayError(f"stack {o.stack} has no {sorted(missing)} receiver, which scenario "
+                                       f"{slot.scenario.name} expects; run a stack that enables it")
+
+    def start(self) -> None:
+        o = self.o
+        names = set(self.rules)
+        self.recorder = Recorder(names)
+        self.standins = StandIns(self.recorder).start()
+        for slot in self.slots:
+            if slot.scenario.backend:
+                backend = SimulatedBackend(slot.scenario.name, seed=len(self.backends))
+                backend.start()
+                self.backends[slot.scenario.name] = backend
+        if not self.backends:
+            # Dashboards and the backend's own alerts need a backend even when
+            # only Celery scenarios run.
+            backend = SimulatedBackend("baseline")
+            backend.start()
+            self.backends["baseline"] = backend
+        flags = exporter_flags((self.rendered / "celery-exporter/flags.txt").read_text())
+        self.celery = CelerySide(self.supervisor, self.workdir, redis_server=self.redis_bin,
+                                 exporter_python=ensure_exporter_venv(o.exporter_venv), exporter_args=flags)
+        self.celery.start(workers=1)
+
+        local_receivers = LocalReceivers(self.standins.url("pagerduty"), self.standins.url("slack"),
+                                         self.standins.url("watchdog"), self.standins.smarthost)
+        am_config, changes = local_alertmanager_config(
+            (self.rendered / "alertmanager/alertmanager.yml").read_text(), local_receivers,
+            self.rendered / "alertmanager/templates", self.workdir / "alertmanager-secrets")
+        self.am_config = am_config
+        self.config_changes = changes
+        am_path = write_yaml(am_config, self.workdir / "alertmanager.yml")
+        self.alertmanagers = [AlertmanagerReplica(i, self.am_bin, am_path, self.workdir / f"am-{i}")
+                              for i in range(o.alertmanager_replicas)]
+        peers = tuple(am.cluster_address for am in self.alertmanagers) if len(self.alertmanagers) > 1 else ()
+        for am in self.alertmanagers:
+            am.peers = peers
+            am.start(self.supervisor, wait=False)
+        for am in self.alertmanagers:
+            from gameday.procs import wait_http
+            wait_http(f"{am.url}/-/ready", child=self.supervisor.children[am.name], timeout=120)
+        self.prometheus = [PrometheusReplica(i, self.prom_bin, self.workdir / f"prometheus-{i}.yml",
+                                             self.workdir / f"prom-{i}") for i in range(o.prometheus_replicas)]
+        targets = LocalTargets(by_job={
+            JOB_PROMETHEUS: tuple(p.target for p in self.prometheus),
+            self._backend_job(): tuple(b.target for b in self.backends.values()),
+            JOB_CELERY_EXPORTER: (self.celery.exporter_target,),
+            JOB_ALERTMANAGER: tuple(am.target for am in self.alertmanagers),
+            JOB_GRAFANA: (self.standins.grafana_target,),
+        }, alertmanagers=tuple(am.target for am in self.alertmanagers))
+        prom_config = local_prometheus_config((self.rendered / "prometheus/prometheus.yml").read_text(), targets,
+                                              self.rendered / "prometheus/rules")
+        self.label_variables = tuple(sorted(set(re.findall(r"\$\{(\w+)\}", json.dumps(
+            prom_config.get("global", {}).get("external_labels", {})))))) or ("HOSTNAME",)
+        for replica in self.prometheus:
+            write_yaml(prom_config, replica.config_path)
+            replica.start(self.supervisor, self.label_variables)
+
+    def _backend_job(self) -> str:
+        config = yaml.safe_load((self.rendered / "prometheus/prometheus.yml").read_text())
+        known = {JOB_PROMETHEUS, JOB_CELERY_EXPORTER, JOB_ALERTMANAGER, JOB_GRAFANA}
+        jobs = [j["job_name"] for j in config["scrape_configs"] if j["job_name"] not in known]
+        if len(jobs) != 1:
+            raise GamedayError(f"expected one backend scrape job besides {sorted(known)}, found {jobs}")
+        return jobs[0]
+
+    # ------------------------------------------------------------------
+    def warm_up(self) -> None:
+        deadline = time.time() + 180
+        ticks = 0
+        while True:
+            self.everyday_traffic(ticks)
+            ticks += 1
+            time.sleep(TICK)
+            states = {}
+            for replica in self.prometheus:
+                states.update({f"{replica.name} {k}": v for k, v in replica.targets_up().items()})
+            workers = self.prometheus[0].query('sum(celery_worker_up{job="celery-exporter"})')
+            if all(states.values()) and workers and float(workers[0]["value"][1]) >= 1 and ticks * TICK >= WARMUP:
+                break
+            if time.time() > deadline:
+                down = [k for k, v in states.items() if not v]
+                raise GamedayError(f"not ready after warm-up: targets down {down}, workers {workers}")
+        clusters = [am.cluster_peers() for am in self.alertmanagers]
+        if len(self.alertmanagers) > 1:
+            self.result.add("alertmanager cluster formed", all(n == len(self.alertmanagers) for n in clusters),
+                            f"peers seen by each replica: {clusters}")
+        firing = sorted({a["labels"]["alertname"] for a in self.prometheus[0].alerts()
+                         if a["state"] == "firing" and a["labels"]["alertname"] != "Watchdog"})
+        self.result.add("quiet before the first scenario", not firing,
+                        f"already firing: {firing}" if firing else "only the Watchdog fires")
+
+    def everyday_traffic(self, tick: int) -> None:
+        for backend in self.backends.values():
+            backend.everyday_traffic(tick)
+        if any(self.supervisor.children.get(w) and self.supervisor.children[w].alive() for w in self.celery.workers):
+            pass
+        # Beat and the API keep sending whether or not a worker is alive.
+        self.celery.send(celery_app.HEALTH_CHECK)
+        self.celery.send(celery_app.COLLECT_METRICS)
+        self.celery.send(celery_app.SEND_NOTIFICATION, 2)
+        if tick % 4 == 0:
+            self.celery.send(celery_app.CONTINGENCY_ANALYSIS)
+
+    # ------------------------------------------------------------------
+    def act(self, slot: Slot, step: Step) -> None:
+        scenario = slot.scenario
+        backend = self.backends.get(scenario.name)
+        for action, spec in step.actions.items():
+            specs = spec if isinstance(spec, list) else [spec]
+            for item in specs:
+                if action in ("set", "inc", "observe"):
+                    value = item.get("value", item.get("by", 1))
+                    getattr(backend, action)(item["metric"], item.get("labels") or {}, float(value))
+                elif action == "backend":
+                    backend.stop() if item == "down" else backend.start()
+                elif action == "workers":
+                    self.celery.stop_workers() if item == "stop" else self.celery.start_workers()
+                elif action == "send":
+                    self.celery.send(item["task"], int(item.get("count", 1)), **(item.get("kwargs") or {}))
+                elif action == "purge":
+                    self.celery.purge(item)
+
+    def run_scenarios(self) -> None:
+        self.t0 = time.time()
+        self.say(f"\n== game day: {len(self.slots)} scenarios, about {self.end / 60:.0f} minutes "
+                 f"(stack {self.o.stack}, {len(self.prometheus)} Prometheus, {len(self.alertmanagers)} Alertmanagers)")
+        for slot in sorted(self.slots, key=lambda s: s.start):
+            self.say(f"   {slot.start / 60:5.1f}-{slot.end / 60:4.1f} min  {slot.scenario.name}: {slot.scenario.title}")
+        pending = [(slot.start + step.at, slot, step) for slot in self.slots for step in slot.scenario.steps]
+        repeats: list[list] = []
+        kill_at = self.end * 0.35 if len(self.alertmanagers) > 1 else None
+        back_at = kill_at + 150 if kill_at else None
+        restart_at = self.end * 0.55 if len(self.prometheus) > 1 else None
+        tick, next_tick, next_poll = 0, self.t0, self.t0
+        shown, settled_since = 0, None
+        while True:
+            now = time.time()
+            elapsed = now - self.t0
+            if elapsed > self.end:
+                break
+            for entry in [p for p in pending if p[0] <= elapsed]:
+                pending.remove(entry)
+                _, slot, step = entry
+                self.act(slot, step)
+                if step.name:
+                    self.step_times[(slot.scenario.name, step.name)] = time.time()
+                if step.every:
+                    repeats.append([slot.start + step.at + step.every, slot, step])
+            for repeat in repeats[:]:
+                due, slot, step = repeat
+                if due > slot.start + step.until:
+                    repeats.remove(repeat)
+                elif elapsed >= due:
+                    self.act(slot, step)
+                    repeat[0] = due + step.every
+            if now >= next_tick:
+                self.everyday_traffic(tick)
+                tick += 1
+                next_tick += TICK
+            if now >= next_poll:
+                self.poll_alerts(now)
+                next_poll += POLL
+            if kill_at is not None and elapsed >= kill_at:
+                self.kill_alertmanager()
+                kill_at = None
+            if back_at is not None and elapsed >= back_at and kill_at is None:
+                self.restore_alertmanager()
+                back_at = None
+            if restart_at is not None and elapsed >= restart_at:
+                self.restart_prometheus()
+                restart_at = None
+            shown = self.show_notifications(shown)
+            if not pending and restart_at is None and back_at is None and self.settled(now):
+                if settled_since is None:
+                    settled_since = now
+                elif now - settled_since >= SETTLE:
+                    self.say(f"   {elapsed:6.0f}s  every expectation decided; stopping early")
+                    break
+            else:
+                settled_since = None
+            time.sleep(0.5)
+        self.t_end = time.time()
+
+    def show_notifications(self, shown: int) -> int:
+        """Print arrivals as they happen, so a rehearsal can be followed live."""
+        notes = self.recorder.snapshot()
+        for note in notes[shown:]:
+            if note.kind == "watchdog" and note.alertnames == {"Watchdog"}:
+                continue
+            self.say(f"   {note.arrived - self.t0:6.0f}s  {note.kind:<9} {note.status:<8} "
+                     f"{', '.join(sorted(note.alertnames)) or '(no known alert name)'}")
+        return len(notes)
+
+    def settled(self, now: float) -> bool:
+        """Has every expectation of every scenario got what it waits for (or passed its deadline)?"""
+        notes = self.recorder.snapshot()
+        for slot in self.slots:
+            for expectation in slot.scenario.expect:
+                since = self.step_times.get((slot.scenario.name, expectation.from_step))
+                if since is None:
+                    return False
+                if expectation.inhibited:
+                    if now < since + self.timing.fire_bound(expectation.alert) * TOLERANCE:
+                        return False
+                    continue
+                for receiver in expectation.notify:
+                    if not any(n.kind == receiver and n.status == "firing" and expectation.alert in n.alertnames
+                               and n.arrived >= since for n in notes):
+                        return False
+                    if expectation.resolved_after:
+                        cleared = self.step_times.get((slot.scenario.name, expectation.resolved_after))
+                        if cleared is None or not any(
+                                n.kind == receiver and n.status == "resolved" and n.arrived >= cleared
+                                and (expectation.alert in n.alertnames or n.kind == "pagerduty")
+                                for n in notes):
+                            return False
+        return True
+
+    def poll_alerts(self, now: float) -> None:
+        try:
+            alerts = self.prometheus[0].alerts()
+        except GamedayError:
+            return
+        seen = set()
+        for alert in alerts:
+            labels = dict(alert["labels"])
+            key = tuple(sorted(labels.items()))
+            seen.add(key)
+            entry = self.alerts_seen.setdefault(key, AlertSeen(labels))
+            if entry.gone is not None and alert["state"] == "pending":
+                entry = self.alerts_seen[key] = AlertSeen(labels)    # a new episode
+            entry.last_seen = now
+            entry.gone = None
+            entry.active_at = alert.get("activeAt")
+            if entry.pending is None:
+                entry.pending = now
+            if alert["state"] == "firing" and entry.firing is None:
+                entry.firing = now
+        for key, entry in self.alerts_seen.items():
+            if key not in seen and entry.gone is None:
+                entry.gone = now
+
+    # -- the prod shape under stress --------------------------------------
+    def kill_alertmanager(self) -> None:
+        victim = self.alertmanagers[0]
+        self.probe_silence = self.alertmanagers[-1].add_silence(
+            {"alertname": "GamedayProbe"}, 120, "made before a replica restarts; must survive it")
+        time.sleep(2)   # gossip carries it to every replica
+        self.supervisor.kill(victim.name)
+        self.killed_at = time.time()
+        self.say(f"   {self.killed_at - self.t0:6.0f}s  killed {victim.name} (SIGKILL)")
+
+    def restore_alertmanager(self) -> None:
+        victim = self.alertmanagers[0]
+        victim.start(self.supervisor)
+        self.say(f"   {time.time() - self.t0:6.0f}s  {victim.name} back on its data directory")
+        time.sleep(5)
+        ids = {s["id"] for s in victim.silences() if s["status"]["state"] == "active"}
+        self.result.add("restarted Alertmanager keeps a silence made before (cluster)", self.probe_silence in ids,
+                        f"silence {self.probe_silence} {'present' if self.probe_silence in ids else 'missing'} "
+                        f"on {victim.name}")
+
+    def restart_prometheus(self) -> None:
+        replica = self.prometheus[-1]
+        before = {a["labels"]["alertname"] + json.dumps(a["labels"], sort_keys=True): a
+                  for a in replica.alerts() if a["state"] == "firing" and a["labels"]["alertname"] != "Watchdog"}
+        probe_time = time.time() - 5
+        samples_expr = 'count_over_time(up{job="%s"}[30m])' % JOB_PROMETHEUS
+        samples_before = {json.dumps(r["metric"], sort_keys=True): r["value"][1]
+                          for r in replica.query(samples_expr, at=probe_time)}
+        self.supervisor.stop(replica.name)
+        stopped = time.time()
+        replica.start(self.supervisor, self.label_variables)
+        self.say(f"   {time.time() - self.t0:6.0f}s  restarted {replica.name} on its data directory "
+                 f"({len(before)} alerts were firing there)")
+        samples_after = {json.dumps(r["metric"], sort_keys=True): r["value"][1]
+                         for r in replica.query(samples_expr, at=probe_time)}
+        self.result.add("restarted Prometheus keeps its samples", samples_before == samples_after and bool(samples_before),
+                        f"samples of up{{job={JOB_PROMETHEUS}}} up to the restart: before {samples_before}, "
+                        f"after {samples_after}")
+        longest_eval = max(rule.interval_seconds for rule in self.rules.values())
+        time.sleep(longest_eval + 10)
+        after = {a["labels"]["alertname"] + json.dumps(a["labels"], sort_keys=True): a for a in replica.alerts()}
+        lost = []
+        for key, alert in before.items():
+            again = after.get(key)
+            if again is None:
+                still = [a for a in self.prometheus[0].alerts() if a["labels"] == alert["labels"]]
+                if still:     # still true elsewhere: it should be here too
+                    lost.append(f"{alert['labels']['alertname']} gone")
+            elif again["state"] != "firing":
+                lost.append(f"{alert['labels']['alertname']} {again['state']} again (active since "
+                            f"{again.get('activeAt')}, was {alert.get('activeAt')})")
+        self.result.add("restarted Prometheus keeps its firing alerts (no fresh for: wait)",
+                        bool(before) and not lost,
+                        (f"{len(before)} firing before, down {time.time() - stopped:.0f}s; " +
+                         ("; ".join(lost) if lost else "all firing again at the first evaluation"))
+                        if before else "no alert was firing at restart time: nothing proven")
+
+    # ------------------------------------------------------------------
+    def standalone_silence_restart(self) -> None:
+        """A lone Alertmanager (no peers to gossip from) restarted on its data dir keeps its silences."""
+        lone = AlertmanagerReplica(99, self.am_bin, self.workdir / "alertmanager.yml", self.workdir / "am-lone")
+        lone.start(self.supervisor)
+        silence = lone.add_silence({"alertname": "GamedayProbe"}, 60, "must survive a restart")
+        self.supervisor.stop(lone.name)
+        lone.start(self.supervisor)
+        ids = {s["id"] for s in lone.silences() if s["status"]["state"] == "active"}
+        self.supervisor.stop(lone.name)
+        self.result.add("restarted Alertmanager keeps a silence made before (alone)", silence in ids,
+                        f"silence {silence} {'present' if silence in ids else 'missing'} after the restart")
+
+    # ------------------------------------------------------------------
+    def judge(self) -> None:
+        from gameday.verdict import judge
+        judge(self)
+
+    def dashboards(self) -> None:
+        results = check_dashboards(self.rendered / "grafana/dashboards", self.prometheus[0], self.t0 - WARMUP,
+                                   time.time())
+        self.result.panels_total = len(results)
+        self.result.panels_with_data = sum(r.has_data for r in results)
+        for r in results:
+            if r.empty_queries:
+                self.result.empty_panels.append(
+                    f"{r.dashboard} panel {r.panel_id} {r.title!r}: {len(r.empty_queries)}/{r.queries} "
+                    f"queries empty: {'; '.join(q[:120] for q in r.empty_queries)}")
+        self.result.add("every dashboard panel has data", self.result.panels_with_data == self.result.panels_total,
+                        f"{self.result.panels_with_data}/{self.result.panels_total}")
+
+    def close(self) -> None:
+        self.supervisor.stop_all()
+        for backend in self.backends.values():
+            backend.stop()
+        if hasattr(self, "standins"):
+            self.standins.stop()
+        if not self.o.keep:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def run(options: Options) -> Result:
+    started = time.time()
+    day = GameDay(options)
+    try:
+        day.prepare()
+        day.say(f"gameday: work directory {day.workdir}")
+        day.start()
+        day.standalone_silence_restart()
+        day.warm_up()
+        day.run_scenarios()
+        day.dashboards()
+        day.judge()
+    finally:
+        day.close()
+    day.result.wall_seconds = time.time() - started
+    day.say(f"wall time: {day.result.wall_seconds / 60:.1f} min")
+    return day.result

@@ -1,0 +1,147 @@
+"""Scenario files (gameday/scenarios/*.yml): what happens, and what must reach whom.
+
+A scenario is a list of timed steps acting on a simulated backend or on the
+real Celery side, and a list of expectations about alerts:
+
+    title: Utilization climbs past 80 % then past 90 %
+    backend: true                  # this scenario gets a simulated backend of its own
+    lane: celery                   # optional: scenarios of one lane run one after another
+    steps:
+      - at: 0s
+        name: above-80             # expectations refer to steps by name
+        set: {metric: resilience_utilization_rate, labels: {component: overall}, value: 0.85}
+    expect:
+      - alert: CriticalUtilization
+        from: above-90             # the step that makes the condition true
+        notify: [pagerduty]        # must arrive there, exactly once, and at no other receiver
+        resolved_after: clear      # a resolved notification must follow this step
+      - alert: HighUtilization
+        from: above-80
+        inhibited: true            # must fire in Prometheus and reach no receiver
+
+Step actions: set / inc / observe (backend metrics; a list or one), backend:
+down|up, workers: stop|start, send: {task, count, kwargs}, purge: QUEUE, and
+`repeat: {every: 15s, until: 6m}` to repeat inc/observe/send.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+import yaml
+
+from components.settings import duration_seconds
+from gameday.procs import GamedayError
+
+SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
+RECEIVERS = ("pagerduty", "slack", "email", "watchdog")
+BACKEND_ACTIONS = ("set", "inc", "observe")
+ACTIONS = BACKEND_ACTIONS + ("backend", "workers", "send", "purge")
+
+
+@dataclass(frozen=True)
+class Step:
+    at: float
+    name: Optional[str]
+    actions: Mapping[str, Any]
+    every: Optional[float] = None
+    until: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class Expectation:
+    alert: str
+    from_step: str
+    notify: tuple[str, ...] = ()
+    inhibited: bool = False
+    resolved_after: Optional[str] = None
+    resolve_within: Optional[float] = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    title: str
+    path: Path
+    backend: bool
+    lane: Optional[str]
+    steps: tuple[Step, ...]
+    expect: tuple[Expectation, ...]
+    note: str = ""
+
+    def step(self, name: str) -> Step:
+        for step in self.steps:
+            if step.name == name:
+                return step
+        raise KeyError(name)
+
+    @property
+    def last_step_at(self) -> float:
+        return max(max(s.at, s.until or 0) for s in self.steps)
+
+
+def _seconds(value: Any, where: str) -> float:
+    try:
+        return float(value) if isinstance(value, (int, float)) else duration_seconds(str(value))
+    except ValueError:
+        raise GamedayError(f"{where}: {value!r} is not a duration such as 30s or 5m") from None
+
+
+def load(path: Path) -> Scenario:
+    where = path.name
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise GamedayError(f"{where}: not YAML: {error}") from None
+    unknown = set(data) - {"title", "backend", "lane", "steps", "expect", "note"}
+    if unknown:
+        raise GamedayError(f"{where}: unknown keys {sorted(unknown)}")
+    steps = []
+    for index, raw in enumerate(data.get("steps") or []):
+        here = f"{where} step {index + 1}"
+        actions = {k: v for k, v in raw.items() if k in ACTIONS}
+        extra = set(raw) - set(ACTIONS) - {"at", "name", "repeat"}
+        if extra or not actions:
+            raise GamedayError(f"{here}: needs one of {ACTIONS}; unknown keys {sorted(extra)}")
+        if any(k in BACKEND_ACTIONS or k == "backend" for k in actions) and not data.get("backend"):
+            raise GamedayError(f"{here}: acts on a backend, but the scenario has no `backend: true`")
+        repeat = raw.get("repeat") or {}
+        steps.append(Step(
+            at=_seconds(raw.get("at", 0), here), name=raw.get("name"), actions=actions,
+            every=_seconds(repeat["every"], here) if repeat else None,
+            until=_seconds(repeat["until"], here) if repeat else None))
+    names = [s.name for s in steps if s.name]
+    if len(names) != len(set(names)):
+        raise GamedayError(f"{where}: step names must be unique")
+    expectations = []
+    for raw in data.get("expect") or []:
+        here = f"{where} expectation {raw.get('alert')}"
+        for ref in ("from", "resolved_after"):
+            if raw.get(ref) and raw[ref] not in names:
+                raise GamedayError(f"{here}: `{ref}: {raw[ref]}` names no step")
+        notify = tuple(raw.get("notify") or ())
+        if any(r not in RECEIVERS for r in notify):
+            raise GamedayError(f"{here}: notify must list receivers among {RECEIVERS}")
+        if bool(notify) == bool(raw.get("inhibited")):
+            raise GamedayError(f"{here}: give either `notify` or `inhibited: true`")
+        if raw.get("resolved_after") and not notify:
+            raise GamedayError(f"{here}: `resolved_after` needs receivers to notify")
+        expectations.append(Expectation(
+            alert=raw["alert"], from_step=raw["from"], notify=notify, inhibited=bool(raw.get("inhibited")),
+            resolved_after=raw.get("resolved_after"),
+            resolve_within=_seconds(raw["resolve_within"], here) if raw.get("resolve_within") else None,
+            labels={k: str(v) for k, v in (raw.get("labels") or {}).items()}))
+    if not expectations:
+        raise GamedayError(f"{where}: a scenario must expect something")
+    return Scenario(name=path.stem, title=data.get("title", path.stem), path=path,
+                    backend=bool(data.get("backend")), lane=data.get("lane"), steps=tuple(steps),
+                    expect=tuple(expectations), note=data.get("note", ""))
+
+
+def load_all(directory: Path = SCENARIO_DIR) -> list[Scenario]:
+    scenarios = [load(p) for p in sorted(directory.glob("*.yml"))]
+    if not scenarios:
+        raise GamedayError(f"no scenarios in {directory}")
+    return scenarios

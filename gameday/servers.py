@@ -1,0 +1,176 @@
+"""Real Prometheus and Alertmanager processes on loopback ports with temporary data directories."""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import requests
+
+from gameday.procs import GamedayError, Supervisor, free_port, require_binary, wait_http
+
+APT_HINT = "Install Debian's packages: apt-get install prometheus prometheus-alertmanager redis-server " \
+           "(or point {env} at the binary)."
+
+
+def prometheus_binary(override: Optional[str]) -> str:
+    return require_binary(override or os.environ.get("GAMEDAY_PROMETHEUS", "/usr/bin/prometheus"),
+                          "Prometheus", APT_HINT.format(env="GAMEDAY_PROMETHEUS or --prometheus"))
+
+
+def alertmanager_binary(override: Optional[str]) -> str:
+    return require_binary(override or os.environ.get("GAMEDAY_ALERTMANAGER", "/usr/bin/prometheus-alertmanager"),
+                          "Alertmanager", APT_HINT.format(env="GAMEDAY_ALERTMANAGER or --alertmanager"))
+
+
+def redis_binary(override: Optional[str]) -> str:
+    return require_binary(override or os.environ.get("GAMEDAY_REDIS_SERVER", "/usr/bin/redis-server"),
+                          "Redis", APT_HINT.format(env="GAMEDAY_REDIS_SERVER or --redis-server"))
+
+
+@dataclass
+class PrometheusReplica:
+    index: int
+    binary: str
+    config_path: Path
+    data_dir: Path
+    port: int = field(default_factory=free_port)
+
+    @property
+    def name(self) -> str:
+        return f"prometheus-{self.index}"
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.target}"
+
+    def argv(self) -> list[str]:
+        # The flags components/prometheus.py deploys that change behaviour
+        # (retention aside), plus what running on loopback needs.
+        return [
+            self.binary,
+            f"--config.file={self.config_path}",
+            f"--storage.tsdb.path={self.data_dir}",
+            f"--web.listen-address={self.target}",
+            "--rules.alert.for-outage-tolerance=1h",
+            # 2.x expands ${HOSTNAME} in external labels only with this feature;
+            # the deployed image (3.x) always does. Without it both replicas
+            # would carry the literal "${HOSTNAME}".
+            "--enable-feature=expand-external-labels",
+        ]
+
+    def start(self, supervisor: Supervisor, label_variables: tuple[str, ...] = ("HOSTNAME",)) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        # Each replica's `replica` external label comes from the environment
+        # (${POD_NAME} on Kubernetes, ${HOSTNAME} on Docker): give each its own.
+        child = supervisor.start(self.name, self.argv(), env={name: self.name for name in label_variables})
+        wait_http(f"{self.url}/-/ready", child=child, timeout=90)
+
+    def query(self, expr: str, at: Optional[float] = None) -> list[dict]:
+        params = {"query": expr}
+        if at is not None:
+            params["time"] = f"{at:.3f}"
+        return _api(f"{self.url}/api/v1/query", params)["result"]
+
+    def query_range(self, expr: str, start: float, end: float, step: float) -> list[dict]:
+        return _api(f"{self.url}/api/v1/query_range",
+                    {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step}"})["result"]
+
+    def alerts(self) -> list[dict]:
+        return _api(f"{self.url}/api/v1/alerts", {})["alerts"]
+
+    def targets_up(self) -> dict[str, bool]:
+        active = _api(f"{self.url}/api/v1/targets", {"state": "active"})["activeTargets"]
+        return {f"{t['labels']['job']} {t['labels']['instance']}": t["health"] == "up" for t in active}
+
+
+@dataclass
+class AlertmanagerReplica:
+    index: int
+    binary: str
+    config_path: Path
+    data_dir: Path
+    port: int = field(default_factory=free_port)
+    cluster_port: int = field(default_factory=free_port)
+    peers: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return f"alertmanager-{self.index}"
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.target}"
+
+    @property
+    def cluster_address(self) -> str:
+        return f"127.0.0.1:{self.cluster_port}"
+
+    def argv(self) -> list[str]:
+        args = [
+            self.binary,
+            f"--config.file={self.config_path}",
+            f"--storage.path={self.data_dir}",
+            "--data.retention=168h",
+            f"--web.listen-address={self.target}",
+            f"--web.external-url={self.url}",
+        ]
+        if self.peers:
+            args.append(f"--cluster.listen-address={self.cluster_address}")
+            args.append(f"--cluster.advertise-address={self.cluster_address}")
+            args.extend(f"--cluster.peer={peer}" for peer in self.peers if peer != self.cluster_address)
+        else:
+            args.append("--cluster.listen-address=")
+        return args
+
+    def start(self, supervisor: Supervisor, *, wait: bool = True) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        child = supervisor.start(self.name, self.argv())
+        if wait:
+            wait_http(f"{self.url}/-/ready", child=child, timeout=90)
+
+    def silences(self) -> list[dict]:
+        response = requests.get(f"{self.url}/api/v2/silences", timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def add_silence(self, matchers: dict[str, str], minutes: int, comment: str) -> str:
+        now = time.time()
+        body = {
+            "matchers": [{"name": k, "value": v, "isRegex": False, "isEqual": True} for k, v in matchers.items()],
+            "startsAt": _iso(now), "endsAt": _iso(now + minutes * 60),
+            "createdBy": "gameday", "comment": comment,
+        }
+        response = requests.post(f"{self.url}/api/v2/silences", json=body, timeout=10)
+        response.raise_for_status()
+        return response.json()["silenceID"]
+
+    def cluster_peers(self) -> int:
+        response = requests.get(f"{self.url}/api/v2/status", timeout=10)
+        response.raise_for_status()
+        return len((response.json().get("cluster") or {}).get("peers") or [])
+
+
+def _iso(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(timestamp)) + f".{int(timestamp % 1 * 1000):03d}Z"
+
+
+def _api(url: str, params: dict) -> dict:
+    try:
+        response = requests.get(url, params=params, timeout=30)
+    except requests.RequestException as error:
+        raise GamedayError(f"{url}: {error}") from error
+    body = response.json() if response.headers.get("Content-Type", "").startswith("application/json") else {}
+    if response.status_code != 200 or body.get("status") != "success":
+        raise GamedayError(f"{url} {params}: HTTP {response.status_code} {body.get('error') or response.text[:300]}")
+    return body["data"]

@@ -1,0 +1,166 @@
+"""What the game day proves: expectations per scenario, timelines, latencies, the summary lines."""
+from __future__ import annotations
+
+import statistics
+from typing import TYPE_CHECKING, Optional
+
+from gameday.config import receiver_kinds
+from gameday.plan import TOLERANCE
+from gameday.scenarios import RECEIVERS
+from gameday.standins import Notification
+
+if TYPE_CHECKING:
+    from gameday.run import GameDay
+
+
+def _clock(seconds: float) -> str:
+    sign = "-" if seconds < 0 else ""
+    seconds = abs(seconds)
+    return f"{sign}{int(seconds // 60)}m{seconds % 60:04.1f}s"
+
+
+def judge(day: "GameDay") -> None:
+    result = day.result
+    notes = day.recorder.snapshot()
+    kinds = receiver_kinds(day.am_config)
+    expected_by_time: list[tuple[float, float, set[str]]] = []
+    exactly_once_problems: list[str] = []
+
+    for slot in sorted(day.slots, key=lambda s: s.start):
+        scenario = slot.scenario
+        start = day.t0 + slot.start
+        window_end = day.t0 + slot.end + 60
+        expected_by_time.append((start, window_end, {e.alert for e in scenario.expect}))
+        backend = day.backends.get(scenario.name)
+        timeline: list[tuple[float, str]] = []
+        for step in scenario.steps:
+            if step.name and (scenario.name, step.name) in day.step_times:
+                timeline.append((day.step_times[(scenario.name, step.name)], f"step {step.name}"))
+        day.say(f"\n-- {scenario.name}: {scenario.title}")
+        for expectation in scenario.expect:
+            label = f"{scenario.name}: {expectation.alert}"
+            condition_at = day.step_times.get((scenario.name, expectation.from_step))
+            if condition_at is None:
+                result.add(label, False, f"step {expectation.from_step} never ran")
+                continue
+            episodes = [seen for seen in day.alerts_seen.values()
+                        if seen.labels.get("alertname") == expectation.alert
+                        and all(seen.labels.get(k) == v for k, v in expectation.labels.items())
+                        and (backend is None or "instance" not in seen.labels
+                             or seen.labels["instance"] == backend.target)
+                        and seen.pending is not None and seen.pending >= condition_at - 10
+                        and seen.pending <= window_end]
+            episode = min(episodes, key=lambda e: e.pending) if episodes else None
+            if episode:
+                timeline.append((episode.pending, f"{expectation.alert} pending"))
+                if episode.firing:
+                    timeline.append((episode.firing, f"{expectation.alert} firing"))
+                if episode.gone:
+                    timeline.append((episode.gone, f"{expectation.alert} resolved in Prometheus"))
+            about = [n for n in notes if expectation.alert in n.alertnames and condition_at - 1 <= n.arrived <= window_end]
+            for note in about:
+                timeline.append((note.arrived, f"{expectation.alert} {note.status} -> {note.kind}"))
+            labels = episode.labels if episode else {}
+            if expectation.inhibited:
+                fired = episode is not None and episode.firing is not None
+                leaked = [n for n in about if n.status == "firing"]
+                result.add(f"{label} inhibited", fired and not leaked,
+                           "fired in Prometheus, reached no receiver" if fired and not leaked else
+                           ("never fired in Prometheus: the inhibition was not put to the test" if not fired else
+                            "reached " + ", ".join(sorted({n.kind for n in leaked}))))
+                continue
+            routed = set().union(*(kinds.get(r.receiver, set()) for r in day.timing.routes(expectation.alert, labels)))
+            if routed != set(expectation.notify):
+                result.add(f"{label} routing", False, f"the routes send it to {sorted(routed)}, "
+                           f"the scenario expects {list(expectation.notify)}")
+            bound = day.timing.fire_bound(expectation.alert, labels)
+            cleared_at = (day.step_times.get((scenario.name, expectation.resolved_after))
+                          if expectation.resolved_after else None)
+            for receiver in RECEIVERS:
+                firing = [n for n in about if n.kind == receiver and n.status == "firing"
+                          and (cleared_at is None or n.arrived <= cleared_at + 30)]
+                if receiver not in expectation.notify:
+                    if firing:
+                        result.add(f"{label} not at {receiver}", False,
+                                   f"{len(firing)} notification(s) reached {receiver}")
+                    continue
+                if not firing:
+                    result.add(f"{label} -> {receiver}", False,
+                               f"nothing arrived within {_clock(window_end - condition_at)} of the condition")
+                    continue
+                first = firing[0]
+                latency = first.arrived - condition_at
+                ratio = latency / bound
+                result.ratios.append(ratio)
+                result.latency_rows.append((scenario.name, expectation.alert, receiver, "firing", latency, bound, ratio))
+                result.add(f"{label} -> {receiver}", ratio <= TOLERANCE,
+                           f"after {_clock(latency)}, bound {_clock(bound)} (ratio {ratio:.2f})")
+                repeat = max(r.repeat_interval for r in day.timing.routes(expectation.alert, labels))
+                if len(firing) > 1 and firing[-1].arrived - first.arrived < repeat:
+                    exactly_once_problems.append(f"{label} reached {receiver} {len(firing)} times")
+                if expectation.resolved_after:
+                    if cleared_at is None:
+                        result.add(f"{label} resolved at {receiver}", False,
+                                   f"step {expectation.resolved_after} never ran")
+                        continue
+                    dedup = first.detail.get("dedup_key")
+                    resolved = [n for n in notes if n.kind == receiver and n.status == "resolved"
+                                and n.arrived >= cleared_at and n.arrived <= window_end
+                                and (expectation.alert in n.alertnames
+                                     or (dedup and n.detail.get("dedup_key") == dedup))]
+                    limit = day.timing.resolve_bound(expectation, labels)
+                    if not resolved:
+                        result.add(f"{label} resolved at {receiver}", False,
+                                   f"no resolved notification within {_clock(window_end - cleared_at)}")
+                        continue
+                    for note in resolved:
+                        if note not in about:
+                            timeline.append((note.arrived, f"{expectation.alert} resolved -> {receiver}"))
+                    took = resolved[0].arrived - cleared_at
+                    result.latency_rows.append((scenario.name, expectation.alert, receiver, "resolved", took,
+                                                limit, took / limit))
+                    result.add(f"{label} resolved at {receiver}", took <= limit * TOLERANCE,
+                               f"after {_clock(took)}, bound {_clock(limit)}")
+                    if len(resolved) > 1:
+                        exactly_once_problems.append(f"{label} resolution reached {receiver} {len(resolved)} times")
+        for when, what in sorted(timeline):
+            day.say(f"   {_clock(when - start):>10}  {what}")
+
+    # Nothing else may have been said to anyone.
+    unexpected = []
+    for note in notes:
+        if note.kind == "watchdog" and note.alertnames == {"Watchdog"}:
+            continue
+        allowed = set().union(*([names for s, e, names in expected_by_time if s - 1 <= note.arrived <= e] or [set()]))
+        if not note.alertnames or not note.alertnames <= allowed | ({"Watchdog"} if note.kind == "watchdog" else set()):
+            what = ", ".join(sorted(note.alertnames)) or "no known alert name: " + note.text[:160]
+            unexpected.append(f"{_clock(note.arrived - day.t0)} {note.kind} {note.status}: {what}")
+    result.add("no unexpected notification", not unexpected, "; ".join(unexpected[:10]) or "none")
+    heartbeats = [n for n in notes if n.kind == "watchdog" and "Watchdog" in n.alertnames]
+    result.add("Watchdog heartbeat reaches its receiver", bool(heartbeats), f"{len(heartbeats)} heartbeats")
+    result.add("stand-ins accepted every request", not day.recorder.rejected, "; ".join(day.recorder.rejected[:5]))
+    if len(day.alertmanagers) > 1:
+        result.add(f"each notification exactly once ({len(day.prometheus)} Prometheus, "
+                   f"{len(day.alertmanagers)} Alertmanagers, one killed mid-run)",
+                   not exactly_once_problems, "; ".join(exactly_once_problems) or "no duplicates")
+
+    # The report.
+    day.say("\n== alert latency (condition true -> notification arrived; bound = scrape + evaluation + for + "
+            "group_wait; resolutions: scrape + evaluation + group_interval)")
+    day.say(f"   {'scenario':<16} {'alert':<30} {'receiver':<10} {'kind':<9} {'latency':>10} {'bound':>10} {'ratio':>6}")
+    for row in result.latency_rows:
+        scenario, alert, receiver, kind, latency, bound, ratio = row
+        day.say(f"   {scenario:<16} {alert:<30} {receiver:<10} {kind:<9} {_clock(latency):>10} "
+                f"{_clock(bound):>10} {ratio:6.2f}")
+    if day.config_changes:
+        day.say("\nconfiguration changed for this machine besides endpoints: " + "; ".join(day.config_changes))
+    day.say("\n== checks")
+    for check in result.checks:
+        day.say(f"   {'PASS' if check.ok else 'FAIL'}  {check.name}" + (f": {check.detail}" if check.detail else ""))
+    for empty in result.empty_panels:
+        day.say(f"   empty: {empty}")
+    day.say(f"\npanels with data: {result.panels_with_data}/{result.panels_total}")
+    if result.ratios:
+        day.say(f"alert latency ratio: median {statistics.median(result.ratios):.2f}, max {max(result.ratios):.2f}")
+    else:
+        day.say("alert latency ratio: no notification arrived")
