@@ -9,9 +9,8 @@ templates are used as rendered, so what passes here is what is deployed.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Optional
@@ -26,14 +25,25 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
 def render(stack: str, outdir: Path) -> Path:
-    """Run the stack's own renderer into outdir (a subprocess: the same entry point users run)."""
-    result = subprocess.run([sys.executable, "-m", "components.render", stack, str(outdir)],
-                            cwd=PROJECT_DIR, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise GamedayError(f"python -m components.render {stack} failed:\n{result.stderr[-3000:]}")
+    """Write the stack's deployed files with the stack's own renderer (components.render).
+
+    A stack file cannot hold secret values, so rendering from it knows only the
+    receivers that are switched on with a flag; the heartbeat receiver exists
+    only once its secret (watchdogWebhookUrl) is set. The game day supplies
+    every secret, so it renders the stack as deployed with all of them set.
+    """
+    from components.render import render_stack, write
+    from components.settings import SettingsError, from_stack_file
+
+    try:
+        settings, _ = from_stack_file(stack)
+    except SettingsError as error:
+        raise GamedayError(str(error)) from None
+    settings = dataclasses.replace(settings, receivers=dataclasses.replace(settings.receivers, watchdog=True))
+    write(render_stack(settings), outdir)
     for needed in ("prometheus/prometheus.yml", "alertmanager/alertmanager.yml", "celery-exporter/flags.txt"):
         if not (outdir / needed).exists():
-            raise GamedayError(f"python -m components.render {stack} wrote no {needed}")
+            raise GamedayError(f"components.render wrote no {needed} for stack {stack}")
     return outdir
 
 
@@ -146,9 +156,11 @@ def local_alertmanager_config(text: str, receivers: LocalReceivers, templates_di
                 mail["auth_password_file"] = local(mail["auth_password_file"])
         for hook in receiver.get("webhook_configs", []) or []:
             if "url_file" in hook:
-                hook["url_file"] = local(hook["url_file"])
-            else:
-                hook["url"] = receivers.watchdog_url
+                # Debian's Alertmanager 0.25 has no webhook url_file (0.26+);
+                # the URL the secret file would hold is written inline instead.
+                del hook["url_file"]
+                changes.append("webhook url_file given inline as url (Alertmanager 0.25 has no url_file)")
+            hook["url"] = receivers.watchdog_url
         for key in receiver:
             if key.endswith("_configs") and key not in ("pagerduty_configs", "slack_configs",
                                                         "email_configs", "webhook_configs"):
@@ -273,6 +285,3 @@ def prometheus_intervals(config_text: str) -> tuple[float, float]:
 def inhibit_rules(config: dict) -> list[dict]:
     return list(config.get("inhibit_rules") or [])
 
-
-def optional(mapping: Optional[Mapping], key: str, default=None):
-    return (mapping or {}).get(key, default)

@@ -32,7 +32,7 @@ from gameday.standins import Notification, Recorder, StandIns
 TICK = 15.0          # ordinary traffic: one round per scrape interval of the default stack
 POLL = 5.0           # how often the alert states are read for the timelines
 WARMUP = 45.0        # scrapes enough for rate() to have two samples everywhere
-SETTLE = 45.0        # after the last awaited notification: time for a duplicate to show up
+SETTLE = 30.0        # after the last awaited notification: time for a duplicate to show up
 
 
 @dataclass
@@ -263,7 +263,9 @@ class GameDay:
         repeats: list[list] = []
         kill_at = self.end * 0.35 if len(self.alertmanagers) > 1 else None
         back_at = kill_at + 150 if kill_at else None
-        restart_at = self.end * 0.55 if len(self.prometheus) > 1 else None
+        # Prometheus restarts once an alert with a `for:` fires there, so the
+        # restart shows whether firing alerts stay firing.
+        restart_at = 60.0 if len(self.prometheus) > 1 else None
         tick, next_tick, next_poll = 0, self.t0, self.t0
         shown, settled_since = 0, None
         while True:
@@ -299,11 +301,11 @@ class GameDay:
             if back_at is not None and elapsed >= back_at and kill_at is None:
                 self.restore_alertmanager()
                 back_at = None
-            if restart_at is not None and elapsed >= restart_at:
+            if restart_at is not None and elapsed >= restart_at and self.firing_with_for(self.prometheus[-1]):
                 self.restart_prometheus()
                 restart_at = None
             shown = self.show_notifications(shown)
-            if not pending and restart_at is None and back_at is None and self.settled(now):
+            if restart_at is None and back_at is None and self.settled(now):
                 if settled_since is None:
                     settled_since = now
                 elif now - settled_since >= SETTLE:
@@ -313,6 +315,14 @@ class GameDay:
                 settled_since = None
             time.sleep(0.5)
         self.t_end = time.time()
+
+    def firing_with_for(self, replica: PrometheusReplica) -> bool:
+        try:
+            alerts = replica.alerts()
+        except GamedayError:
+            return False
+        return any(a["state"] == "firing" and self.rules.get(a["labels"]["alertname"])
+                   and self.rules[a["labels"]["alertname"]].for_seconds > 0 for a in alerts)
 
     def show_notifications(self, shown: int) -> int:
         """Print arrivals as they happen, so a rehearsal can be followed live."""
@@ -340,7 +350,7 @@ class GameDay:
                     if not any(n.kind == receiver and n.status == "firing" and expectation.alert in n.alertnames
                                and n.arrived >= since for n in notes):
                         return False
-                    if expectation.resolved_after:
+                    if expectation.alert in slot.awaited:
                         cleared = self.step_times.get((slot.scenario.name, expectation.resolved_after))
                         if cleared is None or not any(
                                 n.kind == receiver and n.status == "resolved" and n.arrived >= cleared

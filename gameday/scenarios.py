@@ -6,6 +6,8 @@ real Celery side, and a list of expectations about alerts:
     title: Utilization climbs past 80 % then past 90 %
     backend: true                  # this scenario gets a simulated backend of its own
     lane: celery                   # optional: scenarios of one lane run one after another
+    exclusive: true                # optional: no other backend scenario runs meanwhile (see backend_down.yml)
+    shares: [N2ContingencyFailed]  # optional: alerts another scenario may expect at the same time
     steps:
       - at: 0s
         name: above-80             # expectations refer to steps by name
@@ -67,6 +69,8 @@ class Scenario:
     path: Path
     backend: bool
     lane: Optional[str]
+    exclusive: bool
+    shares: frozenset[str]
     steps: tuple[Step, ...]
     expect: tuple[Expectation, ...]
     note: str = ""
@@ -95,7 +99,7 @@ def load(path: Path) -> Scenario:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as error:
         raise GamedayError(f"{where}: not YAML: {error}") from None
-    unknown = set(data) - {"title", "backend", "lane", "steps", "expect", "note"}
+    unknown = set(data) - {"title", "backend", "lane", "exclusive", "shares", "steps", "expect", "note"}
     if unknown:
         raise GamedayError(f"{where}: unknown keys {sorted(unknown)}")
     steps = []
@@ -136,7 +140,9 @@ def load(path: Path) -> Scenario:
     if not expectations:
         raise GamedayError(f"{where}: a scenario must expect something")
     return Scenario(name=path.stem, title=data.get("title", path.stem), path=path,
-                    backend=bool(data.get("backend")), lane=data.get("lane"), steps=tuple(steps),
+                    backend=bool(data.get("backend")), lane=data.get("lane"),
+                    exclusive=bool(data.get("exclusive")), shares=frozenset(data.get("shares") or ()),
+                    steps=tuple(steps),
                     expect=tuple(expectations), note=data.get("note", ""))
 
 

@@ -109,8 +109,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         if self.kind == "grafana" and self.path.startswith("/metrics"):
-            self._answer(200, b"# Grafana stand-in: scraped so its target is up\n",
-                         "text/plain; version=0.0.4")
+            body = (b"# HELP grafana_build_info Grafana stand-in of the game day\n"
+                    b"# TYPE grafana_build_info gauge\n"
+                    b'grafana_build_info{edition="oss",version="gameday"} 1\n')
+            self._answer(200, body, "text/plain; version=0.0.4")
             return
         self._answer(404, b"not found", "text/plain")
 

@@ -1,0 +1,342 @@
+"""The game day's parts, checked quickly: scenarios against the deployed rules and routes,
+the stand-ins' protocols, the simulated backend against the metrics catalog, and the
+local configuration changing endpoints only."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import smtplib
+import subprocess
+import sys
+import time
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+
+from gameday import celery_app
+from gameday.backend import METRICS, SimulatedBackend
+from gameday.celery_side import exporter_flags, redirect_exporter_flags
+from gameday.config import (LocalReceivers, LocalTargets, alert_rules, local_alertmanager_config,
+                            local_prometheus_config, prometheus_intervals, receiver_kinds, render, routes_for)
+from gameday.plan import QUICK_MAX_FOR, Timing, schedule
+from gameday.procs import GamedayError, Supervisor, require_binary
+from gameday.scenarios import load_all
+from gameday.standins import Recorder, StandIns
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory) -> Path:
+    return render("prod", tmp_path_factory.mktemp("rendered"))
+
+
+@pytest.fixture(scope="module")
+def timing(rendered) -> Timing:
+    prom_text = (rendered / "prometheus/prometheus.yml").read_text()
+    scrape, evaluation = prometheus_intervals(prom_text)
+    am = yaml.safe_load((rendered / "alertmanager/alertmanager.yml").read_text())
+    return Timing(scrape, evaluation, alert_rules(rendered / "prometheus/rules", evaluation), am, "prod")
+
+
+# -- scenarios against the deployed rules and routes ---------------------------
+def test_every_expected_alert_is_a_deployed_rule(timing):
+    for scenario in load_all():
+        for expectation in scenario.expect:
+            assert expectation.alert in timing.rules, f"{scenario.name}: no rule {expectation.alert}"
+
+
+def test_scenarios_expect_the_receivers_the_routes_reach(timing):
+    kinds = receiver_kinds(timing.alertmanager)
+    for scenario in load_all():
+        for expectation in scenario.expect:
+            if expectation.inhibited:
+                continue
+            routed = set().union(*(kinds[r.receiver] for r in timing.routes(expectation.alert)))
+            assert routed == set(expectation.notify), (
+                f"{scenario.name}: {expectation.alert} is routed to {sorted(routed)}, "
+                f"the scenario expects {list(expectation.notify)}")
+
+
+def test_inhibited_expectations_name_an_alert_that_an_inhibition_rule_targets(timing):
+    rules = timing.alertmanager.get("inhibit_rules") or []
+    for scenario in load_all():
+        for expectation in scenario.expect:
+            if not expectation.inhibited:
+                continue
+            labels = {"alertname": expectation.alert, **timing.rules[expectation.alert].labels}
+            targeted = [r for r in rules if routes_for({"route": {"receiver": "x", "routes": [
+                {"receiver": "hit", "matchers": r.get("target_matchers") or []}]}}, labels)[0].receiver == "hit"]
+            assert targeted, f"{scenario.name}: no inhibition rule targets {expectation.alert}"
+
+
+def test_steps_a_scenario_waits_for_happen_after_the_alert_could_fire(timing):
+    """A condition cleared before its alert could fire would prove nothing."""
+    for scenario in load_all():
+        for expectation in scenario.expect:
+            if not expectation.resolved_after or expectation.resolved_after == expectation.from_step:
+                continue
+            start = scenario.step(expectation.from_step).at
+            cleared = scenario.step(expectation.resolved_after).at
+            rule = timing.rules[expectation.alert]
+            assert cleared - start > timing.scrape + rule.interval_seconds + rule.for_seconds, (
+                f"{scenario.name}: {expectation.alert} is cleared before it can have fired")
+
+
+def test_the_quick_set_covers_every_receiver_an_inhibition_and_a_resolution(timing):
+    slots = schedule(load_all(), timing, quick=True)
+    receivers = {r for s in slots for e in s.scenario.expect for r in e.notify}
+    assert {"pagerduty", "slack", "email"} <= receivers
+    assert any(e.inhibited for s in slots for e in s.scenario.expect)
+    assert any(s.awaited for s in slots)
+    for slot in slots:
+        assert max(timing.rules[e.alert].for_seconds for e in slot.scenario.expect) <= QUICK_MAX_FOR
+
+
+def test_the_full_set_covers_the_issues_incidents():
+    names = {s.name for s in load_all()}
+    assert {"utilization", "defense_level", "contingency", "coverage", "faculty", "load_shedding_level4",
+            "acgme_violation", "failing_tasks", "workers_stopped", "queue_backlog", "backend_down",
+            "forged_tokens"} <= names
+
+
+def test_scenarios_that_share_a_global_alert_do_not_overlap(timing):
+    # schedule() raises when two overlapping scenarios expect one alert undeclared.
+    slots = schedule(load_all(), timing, quick=False)
+    down = next(s for s in slots if s.scenario.name == "backend_down")
+    for slot in slots:
+        if slot.scenario.backend and slot is not down:
+            assert slot.start >= down.start + down.scenario.last_step_at, (
+                f"{slot.scenario.name} runs while the backend is down: its alerts would be inhibited")
+
+
+# -- local configuration: only endpoints change ----------------------------------
+def test_local_alertmanager_config_keeps_routes_inhibitions_and_templates(rendered, tmp_path):
+    deployed = yaml.safe_load((rendered / "alertmanager/alertmanager.yml").read_text())
+    receivers = LocalReceivers("http://127.0.0.1:1/v2/enqueue", "http://127.0.0.1:2/slack",
+                               "http://127.0.0.1:3/hook", "127.0.0.1:4")
+    local, changes = local_alertmanager_config((rendered / "alertmanager/alertmanager.yml").read_text(),
+                                               receivers, tmp_path / "templates", tmp_path / "secrets")
+    assert local["route"] == deployed["route"]
+    assert local.get("inhibit_rules") == deployed.get("inhibit_rules")
+    assert [Path(t).name for t in local["templates"]] == [Path(t).name for t in deployed["templates"]]
+    text = yaml.safe_dump(local)
+    assert "hospital.example:587" not in text and "/etc/alertmanager/secrets" not in text
+    assert (tmp_path / "secrets/slack_webhook_url").read_text() == receivers.slack_url
+    by_name = {r["name"]: r for r in local["receivers"]}
+    assert by_name["pagerduty"]["pagerduty_configs"][0]["url"] == receivers.pagerduty_url
+    assert all(isinstance(c, str) for c in changes)
+
+
+def test_local_alertmanager_config_passes_amtool(rendered, tmp_path):
+    amtool = require_binary("amtool", "amtool", "apt-get install prometheus-alertmanager")
+    receivers = LocalReceivers("http://127.0.0.1:1/v2/enqueue", "http://127.0.0.1:2/slack",
+                               "http://127.0.0.1:3/hook", "127.0.0.1:4")
+    local, _ = local_alertmanager_config((rendered / "alertmanager/alertmanager.yml").read_text(), receivers,
+                                         rendered / "alertmanager/templates", tmp_path / "secrets")
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(yaml.safe_dump(local))
+    result = subprocess.run([amtool, "check-config", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_route_walk_agrees_with_amtool(rendered, tmp_path, timing):
+    amtool = require_binary("amtool", "amtool", "apt-get install prometheus-alertmanager")
+    receivers = LocalReceivers("http://127.0.0.1:1/v2/enqueue", "http://127.0.0.1:2/slack",
+                               "http://127.0.0.1:3/hook", "127.0.0.1:4")
+    local, _ = local_alertmanager_config((rendered / "alertmanager/alertmanager.yml").read_text(), receivers,
+                                         rendered / "alertmanager/templates", tmp_path / "secrets")
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(yaml.safe_dump(local))
+    for alert in ("CriticalUtilization", "HighUtilization", "N2ContingencyFailed", "Watchdog", "CeleryNoWorkers"):
+        labels = {"alertname": alert, **timing.rules[alert].labels}
+        ours = sorted(r.receiver for r in timing.routes(alert))
+        result = subprocess.run([amtool, "config", "routes", "test", "--config.file", str(path),
+                                 *[f"{k}={v}" for k, v in labels.items()]], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        assert sorted(result.stdout.strip().split(",")) == ours, f"{alert}: amtool {result.stdout!r}, ours {ours}"
+
+
+def test_local_prometheus_config_changes_targets_only(rendered, tmp_path):
+    deployed = yaml.safe_load((rendered / "prometheus/prometheus.yml").read_text())
+    jobs = {job["job_name"]: (f"127.0.0.1:{1000 + i}",) for i, job in enumerate(deployed["scrape_configs"])}
+    local = local_prometheus_config((rendered / "prometheus/prometheus.yml").read_text(),
+                                    LocalTargets(jobs, ("127.0.0.1:9",)), tmp_path)
+    assert local["global"] == deployed["global"]
+    assert local["alerting"]["alert_relabel_configs"] == deployed["alerting"]["alert_relabel_configs"]
+    assert local["alerting"]["alertmanagers"][0]["static_configs"] == [{"targets": ["127.0.0.1:9"]}]
+    for job in local["scrape_configs"]:
+        assert job["static_configs"] == [{"targets": list(jobs[job["job_name"]])}]
+    assert local["rule_files"] == [str(tmp_path / "*.yml")]
+
+
+def test_a_scrape_job_without_a_stand_in_is_an_error(rendered, tmp_path):
+    with pytest.raises(GamedayError, match="no stand-in"):
+        local_prometheus_config((rendered / "prometheus/prometheus.yml").read_text(),
+                                LocalTargets({"prometheus": ("127.0.0.1:1",)}, ()), tmp_path)
+
+
+def test_exporter_runs_with_the_deployed_flags_listening_locally(rendered):
+    deployed = exporter_flags((rendered / "celery-exporter/flags.txt").read_text())
+    local = redirect_exporter_flags(deployed, 12345)
+    assert [a for a in local if not a.startswith(("--host", "--port"))] == \
+           [a for a in deployed if not a.startswith(("--host", "--port"))]
+    assert local[-2:] == ["--host=127.0.0.1", "--port=12345"]
+    assert not any("redis://" in a for a in deployed), "the broker URL must travel in CE_BROKER_URL only"
+
+
+# -- the simulated backend is the application's metrics -----------------------------
+def test_backend_exposes_every_catalogued_backend_metric():
+    catalog = yaml.safe_load((PROJECT / "catalog/metrics.yml").read_text())["metrics"]
+    backend = SimulatedBackend("catalog")
+    backend.start()
+    try:
+        for tick in range(2):
+            backend.everyday_traffic(tick)
+        for entry in catalog:
+            if entry["source"] != "scheduler-backend":
+                continue
+            name = entry["name"]
+            family = name.removesuffix("_total")
+            if entry["type"] == "info":
+                continue
+            assert family in METRICS, f"simulator lacks {name}"
+            kind, labels, _ = METRICS[family]
+            assert kind == entry["type"], f"{name}: simulator {kind}, catalog {entry['type']}"
+            assert list(labels) == list(entry["labels"]), f"{name}: simulator labels {labels}, catalog {entry['labels']}"
+        text = requests.get(f"http://{backend.target}/metrics", timeout=5).text
+        assert "resilience_info{" in text
+        # A labelled counter is born with its first event, never at 0.
+        assert "schedule_violations_total{" not in text
+        backend.inc("schedule_violations_total", {"violation_type": "80_hour"})
+        text = requests.get(f"http://{backend.target}/metrics", timeout=5).text
+        assert 'schedule_violations_total{violation_type="80_hour"} 1.0' in text
+    finally:
+        backend.stop()
+
+
+def test_backend_down_refuses_connections_and_comes_back_on_the_same_port():
+    backend = SimulatedBackend("down")
+    backend.start()
+    url = f"http://{backend.target}/metrics"
+    assert requests.get(url, timeout=5).status_code == 200
+    backend.stop()
+    with pytest.raises(requests.ConnectionError):
+        requests.get(url, timeout=2)
+    backend.start()
+    try:
+        assert requests.get(url, timeout=5).status_code == 200
+    finally:
+        backend.stop()
+
+
+def test_backend_rejects_labels_the_application_does_not_use():
+    backend = SimulatedBackend("labels")
+    with pytest.raises(KeyError, match="labels"):
+        backend.set("resilience_faculty_available", {"kind": "on_duty"}, 3)
+
+
+def test_tasks_are_named_and_routed_as_the_application_routes_them():
+    assert celery_app.ROUTES[celery_app.HEALTH_CHECK] == "resilience"
+    assert celery_app.ROUTES[celery_app.CONTINGENCY_ANALYSIS] == "resilience"
+    assert celery_app.UNCONSUMED_QUEUE not in celery_app.CONSUMED_QUEUES
+    assert celery_app.app.conf.worker_send_task_events and celery_app.app.conf.task_send_sent_event
+
+
+# -- the stand-ins speak the receivers' protocols ---------------------------------------
+@pytest.fixture()
+def standins():
+    recorder = Recorder(["CriticalUtilization", "HighUtilization"])
+    started = StandIns(recorder).start()
+    yield started
+    started.stop()
+
+
+def test_pagerduty_stand_in_accepts_events_v2_and_rejects_malformed(standins):
+    event = {"routing_key": "k", "event_action": "trigger", "dedup_key": "d1",
+             "payload": {"summary": "[FIRING:1] CriticalUtilization", "source": "am", "severity": "critical"}}
+    answer = requests.post(standins.url("pagerduty"), json=event, timeout=5)
+    assert answer.status_code == 202 and answer.json()["status"] == "success"
+    assert answer.json()["dedup_key"] == "d1"
+    bad = requests.post(standins.url("pagerduty"), json={"event_action": "trigger"}, timeout=5)
+    assert bad.status_code == 400
+    [note] = standins.recorder.snapshot()
+    assert note.kind == "pagerduty" and note.status == "firing" and note.alertnames == {"CriticalUtilization"}
+    assert standins.recorder.rejected
+
+
+def test_slack_stand_in_answers_ok_and_reads_status(standins):
+    message = {"channel": "#x", "attachments": [{"title": "[RESOLVED] HighUtilization", "text": "back to normal"}]}
+    answer = requests.post(standins.url("slack"), json=message, timeout=5)
+    assert answer.status_code == 200 and answer.text == "ok"
+    [note] = standins.recorder.snapshot()
+    assert note.status == "resolved" and note.alertnames == {"HighUtilization"}
+
+
+def test_smtp_stand_in_accepts_authenticated_mail(standins):
+    mail = EmailMessage()
+    mail["Subject"] = "[FIRING:1] HighUtilization"
+    mail["From"] = "am@hospital.example"
+    mail["To"] = "oncall@hospital.example"
+    mail.set_content("HighUtilization on backend")
+    host, port = standins.smarthost.split(":")
+    with smtplib.SMTP(host, int(port), timeout=5) as client:
+        client.ehlo()
+        client.login("am@hospital.example", "secret")
+        client.send_message(mail)
+    [note] = standins.recorder.snapshot()
+    assert note.kind == "email" and note.alertnames == {"HighUtilization"}
+    assert standins.smtp_handler.logins == ["am@hospital.example"]
+
+
+def test_names_match_whole_words_only():
+    recorder = Recorder(["CeleryQueueBacklog", "CeleryQueueBacklogCritical"])
+    assert recorder.names_in("CeleryQueueBacklogCritical fired") == {"CeleryQueueBacklogCritical"}
+
+
+# -- processes never outlive the game day ------------------------------------------------
+def test_supervisor_stops_the_whole_process_group(tmp_path):
+    supervisor = Supervisor(tmp_path)
+    child = supervisor.start("sleeper", ["bash", "-c", "sleep 300 & sleep 300 & wait"])
+    time.sleep(0.5)
+    group = child.popen.pid
+    supervisor.stop_all()
+    time.sleep(0.3)
+    listed = subprocess.run(["ps", "-o", "pid=,stat=", "-g", str(group)], capture_output=True, text=True).stdout
+    # A killed orphan may linger as a zombie until init reaps it: it runs nothing.
+    alive = [line for line in listed.splitlines() if line.split()[1][0] != "Z"]
+    assert not alive, f"left running: {alive}"
+
+
+def test_interrupted_game_day_leaves_no_process(tmp_path):
+    """Ctrl-C (SIGINT) in the middle of starting servers stops every child it started."""
+    script = tmp_path / "interrupted.py"
+    script.write_text(
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from gameday.procs import Supervisor\n"
+        "s = Supervisor(Path(sys.argv[1]))\n"
+        "c = s.start('sleeper', ['sleep', '300'])\n"
+        "print(c.popen.pid, flush=True)\n"
+        "try:\n"
+        "    time.sleep(60)\n"
+        "finally:\n"
+        "    s.stop_all()\n")
+    process = subprocess.Popen([sys.executable, str(script), str(tmp_path / "logs")], cwd=PROJECT,
+                               stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(PROJECT)})
+    child_pid = int(process.stdout.readline())
+    process.send_signal(signal.SIGINT)
+    process.wait(timeout=20)
+    time.sleep(0.3)
+    with pytest.raises(ProcessLookupError):
+        os.kill(child_pid, 0)
+
+
+def test_a_missing_binary_is_a_clear_error():
+    with pytest.raises(GamedayError, match="apt-get install"):
+        require_binary("/nonexistent/prometheus", "Prometheus", "apt-get install prometheus")
