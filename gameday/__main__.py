@@ -26,13 +26,16 @@ def main(argv: list[str]) -> int:
                         help="virtualenv for the Celery exporter, created on first use")
     parser.add_argument("--prometheus-replicas", type=int, default=2)
     parser.add_argument("--alertmanager-replicas", type=int, default=3)
+    parser.add_argument("--prometheus-arg", action="append", default=[], metavar="FLAG",
+                        help="extra Prometheus flag, to try one before deploying it (repeatable)")
     parser.add_argument("--workdir", type=Path, help="keep configs, data and logs here instead of a temporary dir")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs) afterwards")
     args = parser.parse_args(argv)
     options = Options(stack=args.stack, quick=args.quick, only=tuple(args.only), prometheus=args.prometheus,
                       alertmanager=args.alertmanager, redis_server=args.redis_server,
                       exporter_venv=args.exporter_venv, workdir=args.workdir, keep=args.keep or bool(args.workdir),
-                      prometheus_replicas=args.prometheus_replicas, alertmanager_replicas=args.alertmanager_replicas)
+                      prometheus_replicas=args.prometheus_replicas, alertmanager_replicas=args.alertmanager_replicas,
+                      prometheus_args=tuple(args.prometheus_arg))
     try:
         result = run(options)
     except GamedayError as error:

@@ -48,6 +48,7 @@ class Options:
     keep: bool = False
     prometheus_replicas: int = 2
     alertmanager_replicas: int = 3
+    prometheus_args: tuple[str, ...] = ()     # to try a flag before deploying it
     out: object = sys.stdout
 
 
@@ -172,7 +173,8 @@ class GameDay:
             from gameday.procs import wait_http
             wait_http(f"{am.url}/-/ready", child=self.supervisor.children[am.name], timeout=120)
         self.prometheus = [PrometheusReplica(i, self.prom_bin, self.workdir / f"prometheus-{i}.yml",
-                                             self.workdir / f"prom-{i}") for i in range(o.prometheus_replicas)]
+                                             self.workdir / f"prom-{i}", extra_args=o.prometheus_args)
+                           for i in range(o.prometheus_replicas)]
         targets = LocalTargets(by_job={
             JOB_PROMETHEUS: tuple(p.target for p in self.prometheus),
             self._backend_job(): tuple(b.target for b in self.backends.values()),
@@ -268,6 +270,7 @@ class GameDay:
         restart_at = 60.0 if len(self.prometheus) > 1 else None
         tick, next_tick, next_poll = 0, self.t0, self.t0
         shown, settled_since = 0, None
+        disruptions: list[threading.Thread] = []
         while True:
             now = time.time()
             elapsed = now - self.t0
@@ -295,17 +298,19 @@ class GameDay:
             if now >= next_poll:
                 self.poll_alerts(now)
                 next_poll += POLL
+            # The prod-shape disruptions run beside the scenarios, never pausing them.
             if kill_at is not None and elapsed >= kill_at:
-                self.kill_alertmanager()
+                disruptions.append(self.in_background(self.kill_alertmanager))
                 kill_at = None
-            if back_at is not None and elapsed >= back_at and kill_at is None:
-                self.restore_alertmanager()
+            if back_at is not None and elapsed >= back_at and not disruptions[-1].is_alive():
+                disruptions.append(self.in_background(self.restore_alertmanager))
                 back_at = None
             if restart_at is not None and elapsed >= restart_at and self.firing_with_for(self.prometheus[-1]):
-                self.restart_prometheus()
+                disruptions.append(self.in_background(self.restart_prometheus))
                 restart_at = None
             shown = self.show_notifications(shown)
-            if restart_at is None and back_at is None and self.settled(now):
+            busy = any(thread.is_alive() for thread in disruptions)
+            if restart_at is None and back_at is None and not busy and self.settled(now):
                 if settled_since is None:
                     settled_since = now
                 elif now - settled_since >= SETTLE:
@@ -315,6 +320,16 @@ class GameDay:
                 settled_since = None
             time.sleep(0.5)
         self.t_end = time.time()
+
+    def in_background(self, action) -> threading.Thread:
+        def guarded():
+            try:
+                action()
+            except Exception as error:  # a failed disruption is a failed check, not a crash
+                self.result.add(f"{action.__name__.strip('_').replace('_', ' ')}", False, str(error))
+        thread = threading.Thread(target=guarded, name=action.__name__, daemon=True)
+        thread.start()
+        return thread
 
     def firing_with_for(self, replica: PrometheusReplica) -> bool:
         try:

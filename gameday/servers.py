@@ -37,6 +37,7 @@ class PrometheusReplica:
     config_path: Path
     data_dir: Path
     port: int = field(default_factory=free_port)
+    extra_args: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -63,6 +64,7 @@ class PrometheusReplica:
             # the deployed image (3.x) always does. Without it both replicas
             # would carry the literal "${HOSTNAME}".
             "--enable-feature=expand-external-labels",
+            *self.extra_args,
         ]
 
     def start(self, supervisor: Supervisor, label_variables: tuple[str, ...] = ("HOSTNAME",)) -> None:

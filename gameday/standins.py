@@ -26,7 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Iterable, Optional
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult
+from aiosmtpd.smtp import SMTP, AuthResult
 
 from gameday.procs import free_port
 
@@ -204,6 +204,19 @@ class _SmtpHandler:
         return "250 Message accepted for delivery"
 
 
+class _MailServer(SMTP):
+    # The LOGIN challenges mail servers send in practice (Postfix, Exchange).
+    # aiosmtpd's own ("User Name") are rejected by Go's SMTP clients, which is
+    # what Alertmanager is, so a real relay would work where this one failed.
+    AuthLoginUsernameChallenge = "Username:"
+    AuthLoginPasswordChallenge = "Password:"
+
+
+class _MailController(Controller):
+    def factory(self):
+        return _MailServer(self.handler, **self.SMTP_kwargs)
+
+
 class StandIns:
     """Every receiver stand-in, started together, each on a free loopback port."""
 
@@ -232,7 +245,7 @@ class StandIns:
             handler.logins.append(login.decode() if isinstance(login, bytes) else str(login))
             return AuthResult(success=True)
 
-        self._smtp = Controller(handler, hostname="127.0.0.1", port=smtp_port,
+        self._smtp = _MailController(handler, hostname="127.0.0.1", port=smtp_port,
                                 authenticator=accept_login, auth_require_tls=False)
         self._smtp.start()
         self.ports["email"] = smtp_port
