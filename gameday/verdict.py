@@ -64,7 +64,15 @@ def judge(day: "GameDay") -> None:
             labels = episode.labels if episode else {}
             if expectation.inhibited:
                 fired = episode is not None and episode.firing is not None
-                leaked = [n for n in about if n.status == "firing"]
+                # Inhibition holds an alert back while its source fires. Once the
+                # scenario clears (the source stops firing a scrape and an
+                # evaluation later), a lesser alert that outlives it may speak.
+                clears = [day.step_times.get((scenario.name, e.resolved_after)) for e in scenario.expect
+                          if e.resolved_after and not e.inhibited]
+                clears = [c for c in clears if c is not None]
+                held_until = (min(clears) + day.timing.scrape + day.timing.rule(expectation.alert).interval_seconds
+                              if clears else window_end)
+                leaked = [n for n in about if n.status == "firing" and n.arrived <= held_until]
                 result.add(f"{label} inhibited", fired and not leaked,
                            "fired in Prometheus, reached no receiver" if fired and not leaked else
                            ("never fired in Prometheus: the inhibition was not put to the test" if not fired else
