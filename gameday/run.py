@@ -305,7 +305,7 @@ class GameDay:
             if back_at is not None and elapsed >= back_at and not disruptions[-1].is_alive():
                 disruptions.append(self.in_background(self.restore_alertmanager))
                 back_at = None
-            if restart_at is not None and elapsed >= restart_at and self.firing_with_for(self.prometheus[-1]):
+            if restart_at is not None and elapsed >= restart_at and self.firing_with_for(self.prometheus[-1], elapsed):
                 disruptions.append(self.in_background(self.restart_prometheus))
                 restart_at = None
             shown = self.show_notifications(shown)
@@ -331,13 +331,24 @@ class GameDay:
         thread.start()
         return thread
 
-    def firing_with_for(self, replica: PrometheusReplica) -> bool:
+    def firing_with_for(self, replica: PrometheusReplica, elapsed: float) -> bool:
+        """Is an alert with a `for:` firing that will still fire when the restart is judged?"""
         try:
             alerts = replica.alerts()
         except GamedayError:
             return False
-        return any(a["state"] == "firing" and self.rules.get(a["labels"]["alertname"])
-                   and self.rules[a["labels"]["alertname"]].for_seconds > 0 for a in alerts)
+        judged_at = elapsed + 2 * max(rule.interval_seconds for rule in self.rules.values()) + 60
+        for alert in alerts:
+            name = alert["labels"]["alertname"]
+            if alert["state"] != "firing" or not self.rules.get(name) or self.rules[name].for_seconds == 0:
+                continue
+            clears = [slot.start + slot.scenario.step(e.resolved_after).at
+                      for slot in self.slots for e in slot.scenario.expect
+                      if e.alert == name and e.resolved_after and e.resolved_after != e.from_step]
+            # A late start (half the plan gone) takes any firing alert rather than none.
+            if all(clear > judged_at for clear in clears) or elapsed > self.end / 2:
+                return True
+        return False
 
     def show_notifications(self, shown: int) -> int:
         """Print arrivals as they happen, so a rehearsal can be followed live."""
@@ -436,10 +447,13 @@ class GameDay:
         self.result.add("restarted Prometheus keeps its samples", samples_before == samples_after and bool(samples_before),
                         f"samples of up{{job={JOB_PROMETHEUS}}} up to the restart: before {samples_before}, "
                         f"after {samples_after}")
+        # Prometheus evaluates each group once after starting and restores the
+        # `for` state at the group's second evaluation (so recording rules have
+        # caught up); judge after that.
         longest_eval = max(rule.interval_seconds for rule in self.rules.values())
-        time.sleep(longest_eval + 10)
+        time.sleep(2 * longest_eval + 15)
         after = {a["labels"]["alertname"] + json.dumps(a["labels"], sort_keys=True): a for a in replica.alerts()}
-        lost = []
+        lost, kept = [], 0
         for key, alert in before.items():
             again = after.get(key)
             if again is None:
@@ -449,10 +463,12 @@ class GameDay:
             elif again["state"] != "firing":
                 lost.append(f"{alert['labels']['alertname']} {again['state']} again (active since "
                             f"{again.get('activeAt')}, was {alert.get('activeAt')})")
+            else:
+                kept += 1
         self.result.add("restarted Prometheus keeps its firing alerts (no fresh for: wait)",
-                        bool(before) and not lost,
-                        (f"{len(before)} firing before, down {time.time() - stopped:.0f}s; " +
-                         ("; ".join(lost) if lost else "all firing again at the first evaluation"))
+                        kept > 0 and not lost,
+                        (f"{len(before)} firing before, {kept} firing again after the restore; " +
+                         ("; ".join(lost) if lost else "none went back to pending"))
                         if before else "no alert was firing at restart time: nothing proven")
 
     # ------------------------------------------------------------------
