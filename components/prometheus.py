@@ -37,6 +37,9 @@ class Prometheus(pulumi.ComponentResource):
                 # A restart keeps firing alerts firing instead of restarting
                 # every `for:` wait (the state is restored from the TSDB).
                 "--rules.alert.for-outage-tolerance=1h",
+                # Below the shortest `for:` (2m): alerts with a shorter `for:` than the
+                # grace period (default 10m) are not restored after a restart.
+                "--rules.alert.for-grace-period=1m",
             ),
             port=c.PROMETHEUS_PORT,
             config_files=(File(f"{c.PROMETHEUS_CONFIG_DIR}/prometheus.yml", args.config), *args.rule_files),
