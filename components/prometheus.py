@@ -37,9 +37,10 @@ class Prometheus(pulumi.ComponentResource):
                 # A restart keeps firing alerts firing instead of restarting
                 # every `for:` wait (the state is restored from the TSDB).
                 "--rules.alert.for-outage-tolerance=1h",
-                # Below the shortest `for:` (2m): alerts with a shorter `for:` than the
-                # grace period (default 10m) are not restored after a restart.
-                "--rules.alert.for-grace-period=1m",
+                # Alerts whose `for:` is shorter than the grace period (default 10m)
+                # are not restored after a restart, and restored ones wait at least
+                # the grace period again: keep it to a fraction of one evaluation.
+                "--rules.alert.for-grace-period=10s",
             ),
             port=c.PROMETHEUS_PORT,
             config_files=(File(f"{c.PROMETHEUS_CONFIG_DIR}/prometheus.yml", args.config), *args.rule_files),

@@ -60,7 +60,7 @@ class PrometheusReplica:
             f"--storage.tsdb.path={self.data_dir}",
             f"--web.listen-address={self.target}",
             "--rules.alert.for-outage-tolerance=1h",
-            "--rules.alert.for-grace-period=1m",
+            "--rules.alert.for-grace-period=10s",
             # 2.x expands ${HOSTNAME} in external labels only with this feature;
             # the deployed image (3.x) always does. Without it both replicas
             # would carry the literal "${HOSTNAME}".
