@@ -11,6 +11,10 @@ from components.platform.base import File, HttpCheck, Platform, Resources, Workl
 from components.settings import Secrets, Settings
 
 
+# Silences outlive a long weekend. Shared with the game day's real binary.
+SILENCE_RETENTION_FLAG = "--data.retention=168h"
+
+
 @dataclass(frozen=True)
 class AlertmanagerArgs:
     settings: Settings
@@ -38,8 +42,7 @@ class Alertmanager(pulumi.ComponentResource):
             args=(
                 f"--config.file={c.ALERTMANAGER_CONFIG_DIR}/alertmanager.yml",
                 f"--storage.path={c.ALERTMANAGER_DATA_DIR}",
-                # Silences outlive a long weekend.
-                "--data.retention=168h",
+                SILENCE_RETENTION_FLAG,
                 *cluster_args,
             ),
             port=c.ALERTMANAGER_PORT,

@@ -11,6 +11,19 @@ from components.platform.base import File, HttpCheck, Platform, Resources, Workl
 from components.settings import Settings, duration_seconds
 
 
+# How alert state survives a restart. The game day runs the real binary with
+# these same flags, so they live here once.
+ALERT_STATE_FLAGS = (
+    # A restart keeps firing alerts firing instead of restarting every `for:`
+    # wait (the state is restored from the TSDB).
+    "--rules.alert.for-outage-tolerance=1h",
+    # Alerts whose `for:` is shorter than the grace period (default 10m) are
+    # not restored after a restart, and restored ones wait at least the grace
+    # period again: keep it to a fraction of one evaluation.
+    "--rules.alert.for-grace-period=10s",
+)
+
+
 @dataclass(frozen=True)
 class PrometheusArgs:
     settings: Settings
@@ -34,13 +47,7 @@ class Prometheus(pulumi.ComponentResource):
                 f"--storage.tsdb.path={c.PROMETHEUS_DATA_DIR}",
                 f"--storage.tsdb.retention.time={s.retention_time}",
                 f"--storage.tsdb.retention.size={s.retention_size}",
-                # A restart keeps firing alerts firing instead of restarting
-                # every `for:` wait (the state is restored from the TSDB).
-                "--rules.alert.for-outage-tolerance=1h",
-                # Alerts whose `for:` is shorter than the grace period (default 10m)
-                # are not restored after a restart, and restored ones wait at least
-                # the grace period again: keep it to a fraction of one evaluation.
-                "--rules.alert.for-grace-period=10s",
+                *ALERT_STATE_FLAGS,
             ),
             port=c.PROMETHEUS_PORT,
             config_files=(File(f"{c.PROMETHEUS_CONFIG_DIR}/prometheus.yml", args.config), *args.rule_files),

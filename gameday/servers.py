@@ -9,6 +9,8 @@ from typing import Optional
 
 import requests
 
+from components.alertmanager import SILENCE_RETENTION_FLAG
+from components.prometheus import ALERT_STATE_FLAGS
 from gameday.procs import GamedayError, Supervisor, free_port, require_binary, wait_http
 
 APT_HINT = "Install Debian's packages: apt-get install prometheus prometheus-alertmanager redis-server " \
@@ -52,15 +54,14 @@ class PrometheusReplica:
         return f"http://{self.target}"
 
     def argv(self) -> list[str]:
-        # The flags components/prometheus.py deploys that change behaviour
-        # (retention aside), plus what running on loopback needs.
+        # The alerting flags components/prometheus.py deploys, plus what
+        # running on loopback needs (retention does not matter for a run).
         return [
             self.binary,
             f"--config.file={self.config_path}",
             f"--storage.tsdb.path={self.data_dir}",
             f"--web.listen-address={self.target}",
-            "--rules.alert.for-outage-tolerance=1h",
-            "--rules.alert.for-grace-period=10s",
+            *ALERT_STATE_FLAGS,
             # 2.x expands ${HOSTNAME} in external labels only with this feature;
             # the deployed image (3.x) always does. Without it both replicas
             # would carry the literal "${HOSTNAME}".
@@ -124,7 +125,7 @@ class AlertmanagerReplica:
             self.binary,
             f"--config.file={self.config_path}",
             f"--storage.path={self.data_dir}",
-            "--data.retention=168h",
+            SILENCE_RETENTION_FLAG,
             f"--web.listen-address={self.target}",
             f"--web.external-url={self.url}",
         ]

@@ -25,6 +25,7 @@ from gameday.config import (LocalReceivers, LocalTargets, alert_rules, local_ale
                             local_prometheus_config, prometheus_intervals, receiver_kinds, render, routes_for)
 from gameday.plan import QUICK_MAX_FOR, Timing, schedule
 from gameday.procs import GamedayError, Supervisor, require_binary
+from gameday.run import judge_restored
 from gameday.scenarios import load_all
 from gameday.standins import Recorder, StandIns
 
@@ -340,3 +341,27 @@ def test_interrupted_game_day_leaves_no_process(tmp_path):
 def test_a_missing_binary_is_a_clear_error():
     with pytest.raises(GamedayError, match="apt-get install"):
         require_binary("/nonexistent/prometheus", "Prometheus", "apt-get install prometheus")
+
+
+def _alert(name: str, state: str, active_at: str) -> dict:
+    return {"labels": {"alertname": name, "severity": "critical"}, "state": state, "activeAt": active_at}
+
+
+def test_a_restored_alert_counts_only_when_firing_again_with_its_first_active_at():
+    before = [_alert("A", "firing", "2026-11-26T10:00:00.123456789Z")]
+    # Prometheus restores activeAt to whole seconds.
+    restored = [_alert("A", "firing", "2026-11-26T10:00:00Z")]
+    assert judge_restored(before, restored, restored) == ([], 1, 0)
+    # Restored but not yet evaluated again: pending, still a problem until it fires.
+    lost, kept, _ = judge_restored(before, [_alert("A", "pending", "2026-11-26T10:00:00Z")], before)
+    assert kept == 0 and lost == ["A pending (active since 2026-11-26T10:00:00Z)"]
+    # A fresh for: wait is a lost state whatever the alert's state.
+    fresh = [_alert("A", "pending", "2026-11-26T10:07:30Z")]
+    lost, kept, _ = judge_restored(before, fresh, before)
+    assert kept == 0 and "waits a fresh for:" in lost[0]
+
+
+def test_an_alert_gone_after_a_restart_is_lost_unless_it_cleared_everywhere():
+    before = [_alert("A", "firing", "2026-11-26T10:00:00Z")]
+    assert judge_restored(before, [], before) == (["A gone"], 0, 0)
+    assert judge_restored(before, [], []) == ([], 0, 1)
