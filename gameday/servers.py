@@ -33,17 +33,19 @@ def redis_binary(override: Optional[str]) -> str:
 
 
 @dataclass
-class PrometheusReplica:
+class LoopbackServer:
+    """One real server process: its binary, config, data directory and port on 127.0.0.1."""
     index: int
     binary: str
     config_path: Path
     data_dir: Path
     port: int = field(default_factory=free_port)
-    extra_args: tuple[str, ...] = ()
+
+    kind = "server"
 
     @property
     def name(self) -> str:
-        return f"prometheus-{self.index}"
+        return f"{self.kind}-{self.index}"
 
     @property
     def target(self) -> str:
@@ -52,6 +54,13 @@ class PrometheusReplica:
     @property
     def url(self) -> str:
         return f"http://{self.target}"
+
+
+@dataclass
+class PrometheusReplica(LoopbackServer):
+    extra_args: tuple[str, ...] = ()
+
+    kind = "prometheus"
 
     def argv(self) -> list[str]:
         # The alerting flags components/prometheus.py deploys, plus what
@@ -95,26 +104,11 @@ class PrometheusReplica:
 
 
 @dataclass
-class AlertmanagerReplica:
-    index: int
-    binary: str
-    config_path: Path
-    data_dir: Path
-    port: int = field(default_factory=free_port)
+class AlertmanagerReplica(LoopbackServer):
     cluster_port: int = field(default_factory=free_port)
     peers: tuple[str, ...] = ()
 
-    @property
-    def name(self) -> str:
-        return f"alertmanager-{self.index}"
-
-    @property
-    def target(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.target}"
+    kind = "alertmanager"
 
     @property
     def cluster_address(self) -> str:
