@@ -13,6 +13,11 @@ if TYPE_CHECKING:
     from gameday.run import GameDay
 
 
+def _arrivals(notes: list, t0: float) -> str:
+    """When each copy arrived, to set beside the Alertmanager logs (the kill, the return)."""
+    return ", ".join(_clock(n.arrived - t0) for n in notes)
+
+
 def _clock(seconds: float) -> str:
     sign = "-" if seconds < 0 else ""
     seconds = abs(seconds)
@@ -107,7 +112,8 @@ def judge(day: "GameDay") -> None:
                            f"after {_clock(latency)}, bound {_clock(bound)} (ratio {ratio:.2f})")
                 repeat = max(r.repeat_interval for r in day.timing.routes(expectation.alert, labels))
                 if len(firing) > 1 and firing[-1].arrived - first.arrived < repeat:
-                    exactly_once_problems.append(f"{label} reached {receiver} {len(firing)} times")
+                    exactly_once_problems.append(f"{label} reached {receiver} {len(firing)} times "
+                                                 f"(at {_arrivals(firing, day.t0)})")
                 if expectation.resolved_after and expectation.alert not in slot.awaited:
                     skipped.append(f"{label} resolution at {receiver}: bound "
                                    f"{_clock(day.timing.resolve_bound(expectation, labels))} exceeds the --quick budget")
@@ -135,7 +141,8 @@ def judge(day: "GameDay") -> None:
                     result.add(f"{label} resolved at {receiver}", took <= limit * TOLERANCE,
                                f"after {_clock(took)}, bound {_clock(limit)}")
                     if len(resolved) > 1:
-                        exactly_once_problems.append(f"{label} resolution reached {receiver} {len(resolved)} times")
+                        exactly_once_problems.append(f"{label} resolution reached {receiver} {len(resolved)} "
+                                                     f"times (at {_arrivals(resolved, day.t0)})")
         for when, what in sorted(timeline):
             day.say(f"   {_clock(when - start):>10}  {what}")
 
