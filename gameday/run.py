@@ -332,13 +332,21 @@ class GameDay:
         thread.start()
         return thread
 
+    def restore_seconds(self) -> float:
+        """How long a restarted Prometheus may take to fire its restored alerts again.
+
+        A group's first evaluation comes up to one interval after the start;
+        Prometheus restores the `for` state (activeAt) after the second, and the
+        third turns a restored alert whose `for:` had elapsed back to firing."""
+        return 3 * max(rule.interval_seconds for rule in self.rules.values()) + 30
+
     def firing_with_for(self, replica: PrometheusReplica, elapsed: float) -> bool:
         """Is an alert with a `for:` firing that will still fire when the restart is judged?"""
         try:
             alerts = replica.alerts()
         except GamedayError:
             return False
-        judged_at = elapsed + 3 * max(rule.interval_seconds for rule in self.rules.values()) + 60
+        judged_at = elapsed + self.restore_seconds() + 30
         for alert in alerts:
             name = alert["labels"]["alertname"]
             if alert["state"] != "firing" or not self.rules.get(name) or self.rules[name].for_seconds == 0:
@@ -447,12 +455,8 @@ class GameDay:
         self.result.add("restarted Prometheus keeps its samples", samples_before == samples_after and bool(samples_before),
                         f"samples of up{{job={JOB_PROMETHEUS}}} up to the restart: before {samples_before}, "
                         f"after {samples_after}")
-        # A group's first evaluation comes up to one interval after the start;
-        # Prometheus restores the `for` state (activeAt) after the second, and
-        # the third turns a restored alert whose `for:` had elapsed back to
-        # firing. Judge as soon as every alert is back, at the latest then.
-        longest_eval = max(rule.interval_seconds for rule in self.rules.values())
-        deadline = stopped + 3 * longest_eval + 30
+        # Judge as soon as every alert is back, at the latest when the restore is due.
+        deadline = stopped + self.restore_seconds()
         while True:
             lost, kept, cleared = judge_restored(before, replica.alerts(), self.prometheus[0].alerts())
             if not lost or time.time() > deadline:
