@@ -11,10 +11,6 @@ from components.platform.base import File, HttpCheck, Platform, Resources, Workl
 from components.settings import Secrets, Settings
 
 
-# Silences outlive a long weekend. Shared with the game day's real binary.
-SILENCE_RETENTION_FLAG = "--data.retention=168h"
-
-
 @dataclass(frozen=True)
 class AlertmanagerArgs:
     settings: Settings
@@ -22,6 +18,7 @@ class AlertmanagerArgs:
     platform: Platform
     config: str                      # rendered alertmanager.yml
     templates: dict[str, str]        # notification templates, file name -> text
+    flags: tuple[str, ...]           # alertmanager/flags.txt: retention, peer timeout
     peers: tuple[str, ...]           # gossip addresses of every replica (empty: no cluster)
 
 
@@ -42,7 +39,7 @@ class Alertmanager(pulumi.ComponentResource):
             args=(
                 f"--config.file={c.ALERTMANAGER_CONFIG_DIR}/alertmanager.yml",
                 f"--storage.path={c.ALERTMANAGER_DATA_DIR}",
-                SILENCE_RETENTION_FLAG,
+                *args.flags,
                 *cluster_args,
             ),
             port=c.ALERTMANAGER_PORT,

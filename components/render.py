@@ -7,12 +7,14 @@ the exporter's broker URL travels as an environment variable.
 """
 from __future__ import annotations
 
+import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from components.platform import Topology, topology
-from components.renderers.alertmanager import render_alertmanager_config, render_templates
+from components.renderers.alertmanager import (render_alertmanager_config, render_alertmanager_flags,
+                                               render_templates)
 from components.renderers.dashboards import render_dashboards
 from components.renderers.exporter import render_exporter_command
 from components.renderers.grafana import render_datasource_provisioning, render_grafana_ini
@@ -32,9 +34,12 @@ class Rendered:
 def render_stack(settings: Settings) -> Rendered:
     where = topology(settings)
     files: dict[str, str] = {"prometheus/prometheus.yml": render_prometheus_config(settings, where)}
-    for name, text in render_rule_files(settings).items():
+    rule_files = render_rule_files(settings)
+    for name, text in rule_files.items():
         files[f"prometheus/rules/{name}"] = text
     files["alertmanager/alertmanager.yml"] = render_alertmanager_config(settings)
+    files["alertmanager/flags.txt"] = render_alertmanager_flags(
+        settings, rule_files, replicas=max(1, len(where.alertmanager_peers)))
     for name, text in render_templates().items():
         files[f"alertmanager/templates/{name}"] = text
     files["grafana/grafana.ini"] = render_grafana_ini(settings)
@@ -45,6 +50,16 @@ def render_stack(settings: Settings) -> Rendered:
     files["celery-exporter/flags.txt"] = "\n".join(
         list(command.args) + [f"# secret environment: {name}" for name in command.secret_env_names]) + "\n"
     return Rendered(settings, where, files)
+
+
+def flags_in(text: str) -> tuple[str, ...]:
+    """The arguments in a rendered flags file (one or more per line; comments are not flags)."""
+    args: list[str] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            args.extend(shlex.split(line))
+    return tuple(args)
 
 
 def write(rendered: Rendered, outdir: Path) -> list[Path]:

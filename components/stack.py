@@ -14,7 +14,7 @@ from components.grafana import Grafana, GrafanaArgs
 from components.grafana_content import GrafanaContent, GrafanaContentArgs
 from components.platform.base import Platform
 from components.prometheus import Prometheus, PrometheusArgs
-from components.render import Rendered
+from components.render import Rendered, flags_in
 from components.renderers.exporter import render_exporter_command
 from components.renderers.grafana import datasource_definition
 from components.rule_groups import RuleGroups, RuleGroupsArgs
@@ -42,7 +42,8 @@ class MonitoringStack(pulumi.ComponentResource):
             settings, args.platform, files["prometheus/prometheus.yml"], rules.files), opts=child)
         alertmanager = Alertmanager(c.ALERTMANAGER, AlertmanagerArgs(
             settings, args.secrets, args.platform, files["alertmanager/alertmanager.yml"],
-            under("alertmanager/templates/"), topology.alertmanager_peers), opts=child)
+            under("alertmanager/templates/"), flags_in(files["alertmanager/flags.txt"]), topology.alertmanager_peers),
+            opts=child)
 
         admin_password = args.secrets.grafana_admin_password
         if admin_password is None:

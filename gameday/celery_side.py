@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import shlex
 import subprocess
 import sys
 import time
@@ -38,16 +37,6 @@ def ensure_exporter_venv(venv: Path) -> Path:
                            f"({' '.join(EXPORTER_REQUIREMENTS)}):\n{result.stderr[-2000:]}")
     marker.write_text(wanted)
     return python
-
-
-def exporter_flags(flags_text: str) -> list[str]:
-    """The deployed exporter arguments from celery-exporter/flags.txt (comments are not flags)."""
-    args: list[str] = []
-    for line in flags_text.splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            args.extend(shlex.split(line))
-    return args
 
 
 def redirect_exporter_flags(args: Sequence[str], port: int) -> list[str]:

@@ -41,7 +41,8 @@ def render(stack: str, outdir: Path) -> Path:
         raise GamedayError(str(error)) from None
     settings = dataclasses.replace(settings, receivers=dataclasses.replace(settings.receivers, watchdog=True))
     write(render_stack(settings), outdir)
-    for needed in ("prometheus/prometheus.yml", "alertmanager/alertmanager.yml", "celery-exporter/flags.txt"):
+    for needed in ("prometheus/prometheus.yml", "alertmanager/alertmanager.yml", "alertmanager/flags.txt",
+                   "celery-exporter/flags.txt"):
         if not (outdir / needed).exists():
             raise GamedayError(f"components.render wrote no {needed} for stack {stack}")
     return outdir

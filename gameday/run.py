@@ -17,9 +17,10 @@ from typing import Iterable, Optional
 import yaml
 
 from components.constants import JOB_ALERTMANAGER, JOB_CELERY_EXPORTER, JOB_GRAFANA, JOB_PROMETHEUS
+from components.render import flags_in
 from gameday import celery_app
 from gameday.backend import SimulatedBackend
-from gameday.celery_side import DEFAULT_EXPORTER_VENV, CelerySide, ensure_exporter_venv, exporter_flags
+from gameday.celery_side import DEFAULT_EXPORTER_VENV, CelerySide, ensure_exporter_venv
 from gameday.config import (LocalReceivers, LocalTargets, alert_rules, local_alertmanager_config,
                             local_prometheus_config, prometheus_intervals, receiver_kinds, render, write_yaml)
 from gameday.panels import check_dashboards
@@ -151,7 +152,7 @@ class GameDay:
             backend = SimulatedBackend("baseline")
             backend.start()
             self.backends["baseline"] = backend
-        flags = exporter_flags((self.rendered / "celery-exporter/flags.txt").read_text())
+        flags = flags_in((self.rendered / "celery-exporter/flags.txt").read_text())
         self.celery = CelerySide(self.supervisor, self.workdir, redis_server=self.redis_bin,
                                  exporter_python=ensure_exporter_venv(o.exporter_venv), exporter_args=flags)
         self.celery.start(workers=1)
@@ -164,7 +165,9 @@ class GameDay:
         self.am_config = am_config
         self.config_changes = changes
         am_path = write_yaml(am_config, self.workdir / "alertmanager.yml")
-        self.alertmanagers = [AlertmanagerReplica(i, self.am_bin, am_path, self.workdir / f"am-{i}")
+        self.am_flags = flags_in((self.rendered / "alertmanager/flags.txt").read_text())
+        self.alertmanagers = [AlertmanagerReplica(i, self.am_bin, am_path, self.workdir / f"am-{i}",
+                                                  flags=self.am_flags)
                               for i in range(o.alertmanager_replicas)]
         peers = tuple(am.cluster_address for am in self.alertmanagers) if len(self.alertmanagers) > 1 else ()
         for am in self.alertmanagers:
@@ -473,7 +476,8 @@ class GameDay:
     # ------------------------------------------------------------------
     def standalone_silence_restart(self) -> None:
         """A lone Alertmanager (no peers to gossip from) restarted on its data dir keeps its silences."""
-        lone = AlertmanagerReplica(99, self.am_bin, self.workdir / "alertmanager.yml", self.workdir / "am-lone")
+        lone = AlertmanagerReplica(99, self.am_bin, self.workdir / "alertmanager.yml", self.workdir / "am-lone",
+                                   flags=self.am_flags)
         lone.start(self.supervisor)
         silence = lone.add_silence({"alertname": "GamedayProbe"}, 60, "must survive a restart")
         self.supervisor.stop(lone.name)

@@ -9,7 +9,6 @@ from typing import Optional
 
 import requests
 
-from components.alertmanager import SILENCE_RETENTION_FLAG
 from components.prometheus import ALERT_STATE_FLAGS
 from gameday.procs import GamedayError, Supervisor, free_port, require_binary, wait_http
 
@@ -105,6 +104,7 @@ class PrometheusReplica(LoopbackServer):
 
 @dataclass
 class AlertmanagerReplica(LoopbackServer):
+    flags: tuple[str, ...] = ()       # the stack's alertmanager/flags.txt, as deployed
     cluster_port: int = field(default_factory=free_port)
     peers: tuple[str, ...] = ()
 
@@ -119,7 +119,7 @@ class AlertmanagerReplica(LoopbackServer):
             self.binary,
             f"--config.file={self.config_path}",
             f"--storage.path={self.data_dir}",
-            SILENCE_RETENTION_FLAG,
+            *self.flags,
             f"--web.listen-address={self.target}",
             f"--web.external-url={self.url}",
         ]

@@ -14,7 +14,10 @@ import pytest
 import yaml
 
 from components import constants as c
-from components.renderers.alertmanager import render_alertmanager_config, render_templates
+from components.renderers.alertmanager import (TIMING, alert_tick_seconds, peer_timeout_margin, peer_timeout_seconds,
+                                               render_alertmanager_config, render_templates)
+from components.renderers.rules import render_rule_files
+from components.settings import duration_seconds
 from components.settings import parse
 from tests.support import rules as r
 from tests.support.amtool import for_local_amtool
@@ -238,3 +241,39 @@ def test_a_real_alertmanager_inhibits_the_target_only_with_equal_labels(alertman
         _post(alertmanager, [_labels(source, other + "-elsewhere", shared), _labels(target, other, shared)])
         want = {target: False}
     assert _wait_for(alertmanager, other, len(want), want) == want
+
+
+# -- clustered replicas: when each looks at the notification log ---------------------
+GROUP_WAITS = tuple(duration_seconds(t["group_wait"]) for t in TIMING.values())
+
+
+def test_alerts_reach_alertmanager_on_30_second_ticks():
+    # The resilience group evaluates every 30 s, the others every minute.
+    assert alert_tick_seconds(PROD, render_rule_files(PROD)) == 30
+
+
+def test_alertmanagers_default_peer_timeout_duplicates_with_three_replicas():
+    # Position 2 waits 2 x 15 s = one tick: after a restart it can look at the
+    # log at the very instant position 0 sends (seen on the real binaries).
+    assert peer_timeout_margin(15, 3, 30, GROUP_WAITS) == 0
+    # 20 s lands on PagerDuty's 10 s group_wait shifted by a tick.
+    assert peer_timeout_margin(20, 3, 30, GROUP_WAITS) == 0
+
+
+def test_the_chosen_peer_timeout_keeps_replicas_apart():
+    chosen = peer_timeout_seconds(3, 30, GROUP_WAITS)
+    assert chosen == 17
+    assert peer_timeout_margin(chosen, 3, 30, GROUP_WAITS) == 3
+    # Nothing from 15 to 30 s does better: the shifts are 10 s apart.
+    assert all(peer_timeout_margin(t, 3, 30, GROUP_WAITS) <= 3 for t in range(15, 31))
+
+
+@pytest.mark.parametrize("replicas", [2, 3, 4, 5])
+def test_any_replica_count_gets_a_peer_timeout_with_room(replicas):
+    chosen = peer_timeout_seconds(replicas, 30, GROUP_WAITS)
+    assert 15 <= chosen <= 30
+    assert peer_timeout_margin(chosen, replicas, 30, GROUP_WAITS) >= 2
+
+
+def test_a_lone_alertmanager_has_no_peer_timeout():
+    assert peer_timeout_seconds(1, 30, GROUP_WAITS) is None

@@ -18,15 +18,17 @@ import pytest
 import requests
 import yaml
 
+from components.render import flags_in
 from gameday import celery_app
 from gameday.backend import METRICS, SimulatedBackend
-from gameday.celery_side import exporter_flags, redirect_exporter_flags
+from gameday.celery_side import redirect_exporter_flags
 from gameday.config import (LocalReceivers, LocalTargets, alert_rules, local_alertmanager_config,
                             local_prometheus_config, prometheus_intervals, receiver_kinds, render, routes_for)
 from gameday.plan import QUICK_MAX_FOR, Timing, schedule
 from gameday.procs import GamedayError, Supervisor, require_binary
 from gameday.run import judge_restored
 from gameday.scenarios import load_all
+from gameday.servers import AlertmanagerReplica
 from gameday.standins import Recorder, StandIns
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -183,12 +185,25 @@ def test_a_scrape_job_without_a_stand_in_is_an_error(rendered, tmp_path):
 
 
 def test_exporter_runs_with_the_deployed_flags_listening_locally(rendered):
-    deployed = exporter_flags((rendered / "celery-exporter/flags.txt").read_text())
+    deployed = flags_in((rendered / "celery-exporter/flags.txt").read_text())
     local = redirect_exporter_flags(deployed, 12345)
     assert [a for a in local if not a.startswith(("--host", "--port"))] == \
            [a for a in deployed if not a.startswith(("--host", "--port"))]
     assert local[-2:] == ["--host=127.0.0.1", "--port=12345"]
     assert not any("redis://" in a for a in deployed), "the broker URL must travel in CE_BROKER_URL only"
+
+
+def test_alertmanager_replicas_run_the_deployed_flags_in_one_cluster(rendered, tmp_path):
+    flags = flags_in((rendered / "alertmanager/flags.txt").read_text())
+    replicas = [AlertmanagerReplica(i, "alertmanager", tmp_path / "am.yml", tmp_path / f"am-{i}", flags=flags)
+                for i in range(3)]
+    peers = tuple(am.cluster_address for am in replicas)
+    for am in replicas:
+        am.peers = peers
+    argv = replicas[0].argv()
+    assert "--cluster.peer-timeout=17s" in argv and "--data.retention=168h" in argv
+    assert sorted(a for a in argv if a.startswith("--cluster.peer=")) == \
+           sorted(f"--cluster.peer={peer}" for peer in peers[1:])
 
 
 # -- the simulated backend is the application's metrics -----------------------------

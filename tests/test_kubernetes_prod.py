@@ -112,6 +112,12 @@ def test_alertmanagers_gossip_with_every_peer(prod):
     assert f"--cluster.advertise-address=[$({kp.POD_IP_ENV})]:9094" in args
 
 
+def test_alertmanagers_run_the_rendered_flags(prod):
+    args = pod_spec(objects(prod, STATEFULSET)[c.ALERTMANAGER])["containers"][0]["args"]
+    assert "--data.retention=168h" in args
+    assert "--cluster.peer-timeout=17s" in args
+
+
 def test_prometheus_alerts_every_alertmanager_directly_and_labels_its_replica(prod):
     config = yaml.safe_load(config_file(prod, f"{c.PROMETHEUS_CONFIG_DIR}/prometheus.yml"))
     targets = [t for am in config["alerting"]["alertmanagers"] for sc in am["static_configs"] for t in sc["targets"]]

@@ -160,6 +160,13 @@ def test_no_secret_value_appears_outside_a_secret(dev_with_secrets):
                 assert value not in json.dumps(exported.value), f"{key} leaks into export {name}"
 
 
+def test_the_lone_alertmanager_keeps_silences_and_gossips_with_nobody(dev):
+    command = containers(dev)[c.ALERTMANAGER].inputs["command"]
+    assert "--data.retention=168h" in command
+    assert "--cluster.listen-address=" in command
+    assert not any(arg.startswith("--cluster.peer") for arg in command)
+
+
 def test_receiver_secrets_reach_alertmanager_as_files(dev_with_secrets):
     alertmanager = containers(dev_with_secrets)[c.ALERTMANAGER]
     uploads = {u["file"]: u for u in alertmanager.inputs["uploads"]}

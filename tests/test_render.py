@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from components.render import flags_in
 from components.settings import PROJECT_DIR
 
 STACKS = ("dev", "prod")
@@ -33,7 +34,7 @@ def test_render_writes_every_deployed_file(rendered):
     _, out = rendered
     for relative in ("prometheus/prometheus.yml", "alertmanager/alertmanager.yml",
                      "grafana/provisioning/datasources/prometheus.yml", "grafana/grafana.ini",
-                     "celery-exporter/flags.txt"):
+                     "alertmanager/flags.txt", "celery-exporter/flags.txt"):
         assert (out / relative).is_file(), relative
     rules = sorted(p.name for p in (out / "prometheus/rules").glob("*.yml"))
     assert rules == sorted(p.name for p in (PROJECT_DIR / "rules").glob("*.yml")) and rules
@@ -91,6 +92,15 @@ def test_exporter_flags(rendered):
     assert "--queues=default,resilience,notifications,metrics,exports,security,maintenance" in flags
     assert "--buckets=0.1,0.5,1,2.5,5,10,30,60,120,300,600" in flags
     assert "--broker-url" not in flags and "# secret environment: CE_BROKER_URL" in flags
+
+
+def test_alertmanager_flags(rendered):
+    stack, out = rendered
+    flags = flags_in((out / "alertmanager/flags.txt").read_text())
+    assert "--data.retention=168h" in flags
+    # Three clustered replicas in prod; dev's lone Alertmanager has no peers to wait for.
+    assert ("--cluster.peer-timeout=17s" in flags) == (stack == "prod")
+    assert [f for f in flags if f.startswith("--cluster.")] == (["--cluster.peer-timeout=17s"] if stack == "prod" else [])
 
 
 def test_unknown_stack_is_a_clear_error():

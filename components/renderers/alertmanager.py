@@ -10,12 +10,14 @@ under ALERTMANAGER_SECRETS_DIR that the platform mounts.
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
+from typing import Iterable, Optional
 
 import yaml
 
 from components import constants as c
-from components.settings import Settings
+from components.settings import Settings, duration_seconds
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
@@ -173,6 +175,78 @@ def render_alertmanager_config(settings: Settings) -> str:
               "do not edit.\n# Receiver secrets are files under "
               f"{c.ALERTMANAGER_SECRETS_DIR}/, never inline.\n")
     return header + yaml.safe_dump(config, sort_keys=False, width=200)
+
+
+# Silences outlive a long weekend.
+SILENCE_RETENTION = "168h"
+
+# Alertmanager's own default; a shorter wait would let a slow send to
+# PagerDuty or Slack (logged only once it returns) go out twice.
+SHORTEST_PEER_TIMEOUT = 15
+LONGEST_PEER_TIMEOUT = 30
+
+
+def peer_timeout_seconds(replicas: int, tick: float, group_waits: Iterable[float]) -> Optional[int]:
+    """The --cluster.peer-timeout (whole seconds) for `replicas` clustered Alertmanagers.
+
+    The replica at position k of the cluster sends a notification only after
+    waiting k x peer-timeout and finding that no peer has logged it. The
+    replicas flush a group at moments that differ by whole evaluation ticks
+    of the rules (`tick`), shifted by the route's group_wait when one replica
+    received the alert fresh and another only later (a restarted replica
+    flushes a group it learns late at once). If k x peer-timeout equals such a
+    shift, two replicas look at the notification log at the same instant and
+    both send. Alertmanager's default of 15 s does exactly that for three
+    replicas and 30 s ticks. The chosen value keeps every k x peer-timeout
+    as far as possible from every shift; of equally good values, the shortest.
+    None for a single Alertmanager, which has no peers to wait for.
+    """
+    if replicas < 2:
+        return None
+    waits = tuple(group_waits)
+    return max(range(SHORTEST_PEER_TIMEOUT, LONGEST_PEER_TIMEOUT + 1),
+               key=lambda timeout: (peer_timeout_margin(timeout, replicas, tick, waits), -timeout))
+
+
+def peer_timeout_margin(timeout: float, replicas: int, tick: float, group_waits: Iterable[float]) -> float:
+    """Seconds between two replicas' looks at the notification log, at worst (0: a duplicate)."""
+    waits = tuple(group_waits)
+    shifts = {0.0} | {wait % tick for wait in waits} | {-wait % tick for wait in waits}
+    return min(_distance_on_circle((k * timeout) % tick, shift, tick)
+               for k in range(1, replicas) for shift in shifts)
+
+
+def _distance_on_circle(a: float, b: float, circumference: float) -> float:
+    d = abs(a - b) % circumference
+    return min(d, circumference - d)
+
+
+def alert_tick_seconds(settings: Settings, rule_files: dict[str, str]) -> float:
+    """The step on which every rule group evaluates and every group flushes (their GCD).
+
+    Prometheus sends alerts right after a group's evaluation, and Alertmanager
+    flushes groups every group_interval; both are whole multiples of this.
+    """
+    steps = {duration_seconds(settings.evaluation_interval)}
+    for text in rule_files.values():
+        for group in (yaml.safe_load(text) or {}).get("groups", []):
+            if "interval" in group:
+                steps.add(duration_seconds(group["interval"]))
+    steps.update(duration_seconds(t["group_interval"]) for t in TIMING.values())
+    return math.gcd(*(round(step * 1000) for step in steps)) / 1000
+
+
+def render_alertmanager_flags(settings: Settings, rule_files: dict[str, str], replicas: int) -> str:
+    """Flags every one of `replicas` Alertmanagers runs with, one per line (comments say why)."""
+    lines = ["# Rendered by components/renderers/alertmanager.py; the cluster addresses are added per platform.",
+             "# Silences outlive a long weekend.",
+             f"--data.retention={SILENCE_RETENTION}"]
+    timeout = peer_timeout_seconds(replicas, alert_tick_seconds(settings, rule_files),
+                                   (duration_seconds(t["group_wait"]) for t in TIMING.values()))
+    if timeout is not None:
+        lines += ["# No two replicas look at the notification log at the same instant (peer_timeout_seconds).",
+                  f"--cluster.peer-timeout={timeout}s"]
+    return "\n".join(lines) + "\n"
 
 
 def render_templates() -> dict[str, str]:
