@@ -17,8 +17,7 @@ from components import constants as c
 from components.renderers.alertmanager import (TIMING, alert_tick_seconds, peer_timeout_margin, peer_timeout_seconds,
                                                render_alertmanager_config, render_templates)
 from components.renderers.rules import render_rule_files
-from components.settings import duration_seconds
-from components.settings import parse
+from components.settings import duration_seconds, parse
 from tests.support import rules as r
 from tests.support.amtool import for_local_amtool
 
