@@ -8,6 +8,7 @@ import pulumi
 
 from components import constants as c
 from components.platform.base import File, HttpCheck, Platform, Resources, Workload
+from components.renderers.command import Command
 from components.settings import Secrets, Settings
 
 
@@ -18,7 +19,7 @@ class AlertmanagerArgs:
     platform: Platform
     config: str                      # rendered alertmanager.yml
     templates: dict[str, str]        # notification templates, file name -> text
-    flags: tuple[str, ...]           # alertmanager/flags.txt: retention, peer timeout
+    command: Command                 # rendered arguments: files, retention, peer timeout
     peers: tuple[str, ...]           # gossip addresses of every replica (empty: no cluster)
 
 
@@ -36,12 +37,7 @@ class Alertmanager(pulumi.ComponentResource):
         workload = Workload(
             name=name,
             image=s.alertmanager_image,
-            args=(
-                f"--config.file={c.ALERTMANAGER_CONFIG_DIR}/alertmanager.yml",
-                f"--storage.path={c.ALERTMANAGER_DATA_DIR}",
-                *args.flags,
-                *cluster_args,
-            ),
+            args=(*args.command.args, *cluster_args),
             port=c.ALERTMANAGER_PORT,
             config_files=(
                 File(f"{c.ALERTMANAGER_CONFIG_DIR}/alertmanager.yml", args.config),

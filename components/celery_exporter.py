@@ -8,7 +8,8 @@ import pulumi
 
 from components import constants as c
 from components.platform.base import HttpCheck, Platform, Resources, Workload
-from components.renderers.exporter import BROKER_URL_ENV, ExporterCommand
+from components.renderers.command import Command
+from components.renderers.exporter import BROKER_URL_ENV
 from components.settings import Settings
 
 
@@ -16,7 +17,7 @@ from components.settings import Settings
 class CeleryExporterArgs:
     settings: Settings
     platform: Platform
-    command: ExporterCommand
+    command: Command
     broker_url: Any               # secret Output
 
 

@@ -8,26 +8,15 @@ import pulumi
 
 from components import constants as c
 from components.platform.base import File, HttpCheck, Platform, Resources, Workload
-from components.settings import Settings, duration_seconds
-
-
-# How alert state survives a restart. The game day runs the real binary with
-# these same flags, so they live here once.
-ALERT_STATE_FLAGS = (
-    # A restart keeps firing alerts firing instead of restarting every `for:`
-    # wait (the state is restored from the TSDB).
-    "--rules.alert.for-outage-tolerance=1h",
-    # Alerts whose `for:` is shorter than the grace period (default 10m) are
-    # not restored after a restart, and restored ones wait at least the grace
-    # period again: keep it to a fraction of one evaluation.
-    "--rules.alert.for-grace-period=10s",
-)
+from components.renderers.command import Command
+from components.settings import Settings
 
 
 @dataclass(frozen=True)
 class PrometheusArgs:
     settings: Settings
     platform: Platform
+    command: Command                  # rendered arguments
     config: str                       # rendered prometheus.yml
     rule_files: tuple[File, ...]      # from RuleGroups
 
@@ -42,13 +31,7 @@ class Prometheus(pulumi.ComponentResource):
         workload = Workload(
             name=name,
             image=s.prometheus_image,
-            args=(
-                f"--config.file={c.PROMETHEUS_CONFIG_DIR}/prometheus.yml",
-                f"--storage.tsdb.path={c.PROMETHEUS_DATA_DIR}",
-                f"--storage.tsdb.retention.time={s.retention_time}",
-                f"--storage.tsdb.retention.size={s.retention_size}",
-                *ALERT_STATE_FLAGS,
-            ),
+            args=args.command.args,
             port=c.PROMETHEUS_PORT,
             config_files=(File(f"{c.PROMETHEUS_CONFIG_DIR}/prometheus.yml", args.config), *args.rule_files),
             data_path=c.PROMETHEUS_DATA_DIR,
@@ -69,7 +52,3 @@ class Prometheus(pulumi.ComponentResource):
         self.external_url = placed.external_url
         self.ready = placed.ready
         self.register_outputs({"internal_url": self.internal_url, "external_url": self.external_url})
-
-
-def scrape_budget_seconds(settings: Settings) -> float:
-    return duration_seconds(settings.scrape_interval)

@@ -7,28 +7,30 @@ the exporter's broker URL travels as an environment variable.
 """
 from __future__ import annotations
 
-import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from components.platform import Topology, topology
-from components.renderers.alertmanager import (render_alertmanager_config, render_alertmanager_flags,
+from components import constants as c
+from components.renderers.alertmanager import (render_alertmanager_command, render_alertmanager_config,
                                                render_templates)
+from components.renderers.command import Command
 from components.renderers.dashboards import render_dashboards
 from components.renderers.exporter import render_exporter_command
 from components.renderers.grafana import render_datasource_provisioning, render_grafana_ini
-from components.renderers.prometheus import render_prometheus_config
+from components.renderers.prometheus import render_prometheus_command, render_prometheus_config
 from components.renderers.rules import render_rule_files
 from components.settings import Settings, SettingsError, from_stack_file
 
 
 @dataclass(frozen=True)
 class Rendered:
-    """Every deployed file of one stack: relative path -> text."""
+    """Every deployed file of one stack (relative path -> text) and each service's command."""
     settings: Settings
     topology: Topology
     files: dict[str, str]
+    commands: dict[str, Command]     # service name -> its arguments (also in files as <service>/flags.txt)
 
 
 def render_stack(settings: Settings) -> Rendered:
@@ -38,28 +40,21 @@ def render_stack(settings: Settings) -> Rendered:
     for name, text in rule_files.items():
         files[f"prometheus/rules/{name}"] = text
     files["alertmanager/alertmanager.yml"] = render_alertmanager_config(settings)
-    files["alertmanager/flags.txt"] = render_alertmanager_flags(
-        settings, rule_files, replicas=max(1, len(where.alertmanager_peers)))
     for name, text in render_templates().items():
         files[f"alertmanager/templates/{name}"] = text
     files["grafana/grafana.ini"] = render_grafana_ini(settings)
     files["grafana/provisioning/datasources/prometheus.yml"] = render_datasource_provisioning(settings, where)
     for name, text in render_dashboards().items():
         files[f"grafana/dashboards/{name}"] = text
-    command = render_exporter_command(settings)
-    files["celery-exporter/flags.txt"] = "\n".join(
-        list(command.args) + [f"# secret environment: {name}" for name in command.secret_env_names]) + "\n"
-    return Rendered(settings, where, files)
-
-
-def flags_in(text: str) -> tuple[str, ...]:
-    """The arguments in a rendered flags file (one or more per line; comments are not flags)."""
-    args: list[str] = []
-    for line in text.splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            args.extend(shlex.split(line))
-    return tuple(args)
+    commands = {
+        c.PROMETHEUS: render_prometheus_command(settings),
+        c.ALERTMANAGER: render_alertmanager_command(settings, rule_files,
+                                                    replicas=max(1, len(where.alertmanager_peers))),
+        c.CELERY_EXPORTER: render_exporter_command(settings),
+    }
+    for service, command in commands.items():
+        files[f"{service}/flags.txt"] = command.text("components.render")
+    return Rendered(settings, where, files, commands)
 
 
 def write(rendered: Rendered, outdir: Path) -> list[Path]:

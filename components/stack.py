@@ -14,8 +14,7 @@ from components.grafana import Grafana, GrafanaArgs
 from components.grafana_content import GrafanaContent, GrafanaContentArgs
 from components.platform.base import Platform
 from components.prometheus import Prometheus, PrometheusArgs
-from components.render import Rendered, flags_in
-from components.renderers.exporter import render_exporter_command
+from components.render import Rendered
 from components.renderers.grafana import datasource_definition
 from components.rule_groups import RuleGroups, RuleGroupsArgs
 from components.settings import Secrets
@@ -38,11 +37,13 @@ class MonitoringStack(pulumi.ComponentResource):
             return {path[len(prefix):]: text for path, text in files.items() if path.startswith(prefix)}
 
         rules = RuleGroups(f"{name}-rules", RuleGroupsArgs(under("prometheus/rules/"), args.platform), opts=child)
+        commands = args.rendered.commands
         prometheus = Prometheus(c.PROMETHEUS, PrometheusArgs(
-            settings, args.platform, files["prometheus/prometheus.yml"], rules.files), opts=child)
+            settings, args.platform, commands[c.PROMETHEUS], files["prometheus/prometheus.yml"], rules.files),
+            opts=child)
         alertmanager = Alertmanager(c.ALERTMANAGER, AlertmanagerArgs(
             settings, args.secrets, args.platform, files["alertmanager/alertmanager.yml"],
-            under("alertmanager/templates/"), flags_in(files["alertmanager/flags.txt"]), topology.alertmanager_peers),
+            under("alertmanager/templates/"), commands[c.ALERTMANAGER], topology.alertmanager_peers),
             opts=child)
 
         admin_password = args.secrets.grafana_admin_password
@@ -54,7 +55,7 @@ class MonitoringStack(pulumi.ComponentResource):
         grafana = Grafana(c.GRAFANA, GrafanaArgs(settings, args.platform, files["grafana/grafana.ini"],
                                                  admin_password, secret_key), opts=child)
         exporter = CeleryExporter(c.CELERY_EXPORTER, CeleryExporterArgs(
-            settings, args.platform, render_exporter_command(settings), args.secrets.celery_broker_url),
+            settings, args.platform, commands[c.CELERY_EXPORTER], args.secrets.celery_broker_url),
             opts=child)
         content = GrafanaContent(f"{name}-content", GrafanaContentArgs(
             grafana_url=settings.grafana_url,

@@ -13,7 +13,7 @@ import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 import yaml
 
@@ -21,16 +21,21 @@ from components import constants as c
 from components.settings import duration_seconds
 from gameday.procs import GamedayError
 
+if TYPE_CHECKING:
+    from components.render import Rendered
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
-def render(stack: str, outdir: Path) -> Path:
+def render(stack: str, outdir: Path) -> "Rendered":
     """Write the stack's deployed files with the stack's own renderer (components.render).
 
     A stack file cannot hold secret values, so rendering from it knows only the
     receivers that are switched on with a flag; the heartbeat receiver exists
     only once its secret (watchdogWebhookUrl) is set. The game day supplies
     every secret, so it renders the stack as deployed with all of them set.
+    Returns what was rendered: the files (also under `outdir`) and each
+    service's command as a structured value.
     """
     from components.render import render_stack, write
     from components.settings import SettingsError, from_stack_file
@@ -40,12 +45,22 @@ def render(stack: str, outdir: Path) -> Path:
     except SettingsError as error:
         raise GamedayError(str(error)) from None
     settings = dataclasses.replace(settings, receivers=dataclasses.replace(settings.receivers, watchdog=True))
-    write(render_stack(settings), outdir)
-    for needed in ("prometheus/prometheus.yml", "alertmanager/alertmanager.yml", "alertmanager/flags.txt",
-                   "celery-exporter/flags.txt"):
+    rendered = render_stack(settings)
+    write(rendered, outdir)
+    for needed in ("prometheus/prometheus.yml", "alertmanager/alertmanager.yml"):
         if not (outdir / needed).exists():
             raise GamedayError(f"components.render wrote no {needed} for stack {stack}")
-    return outdir
+    return rendered
+
+
+def with_local_values(args: tuple[str, ...], local: Mapping[str, str]) -> tuple[str, ...]:
+    """The deployed arguments with the values of the flags in `local` (paths, addresses) replaced."""
+    missing = [flag for flag in local if not any(arg.startswith(flag + "=") for arg in args)]
+    if missing:
+        raise GamedayError(f"the deployed command has no {', '.join(missing)}; teach gameday/servers.py "
+                           "where that lives now")
+    return tuple(f"{arg.split('=', 1)[0]}={local[arg.split('=', 1)[0]]}" if arg.split("=", 1)[0] in local else arg
+                 for arg in args)
 
 
 # ---------------------------------------------------------------------------

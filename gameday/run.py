@@ -16,8 +16,8 @@ from typing import Iterable, Optional
 
 import yaml
 
+from components import constants as c
 from components.constants import JOB_ALERTMANAGER, JOB_CELERY_EXPORTER, JOB_GRAFANA, JOB_PROMETHEUS
-from components.render import flags_in
 from gameday import celery_app
 from gameday.backend import SimulatedBackend
 from gameday.celery_side import DEFAULT_EXPORTER_VENV, CelerySide, ensure_exporter_venv
@@ -108,10 +108,11 @@ class GameDay:
     # ------------------------------------------------------------------
     def prepare(self) -> None:
         o = self.o
-        self.prom_bin = prometheus_binary(o.prometheus)
-        self.am_bin = alertmanager_binary(o.alertmanager)
+        self.prom_bin = prometheus_binary(o.prometheus, o.stack)
+        self.am_bin = alertmanager_binary(o.alertmanager, o.stack)
         self.redis_bin = redis_binary(o.redis_server)
-        rendered = render(o.stack, self.workdir / "rendered")
+        rendered = self.workdir / "rendered"
+        self.commands = render(o.stack, rendered).commands
         self.rendered = rendered
         prom_text = (rendered / "prometheus/prometheus.yml").read_text()
         scrape, evaluation = prometheus_intervals(prom_text)
@@ -152,9 +153,9 @@ class GameDay:
             backend = SimulatedBackend("baseline")
             backend.start()
             self.backends["baseline"] = backend
-        flags = flags_in((self.rendered / "celery-exporter/flags.txt").read_text())
         self.celery = CelerySide(self.supervisor, self.workdir, redis_server=self.redis_bin,
-                                 exporter_python=ensure_exporter_venv(o.exporter_venv), exporter_args=flags)
+                                 exporter_python=ensure_exporter_venv(o.exporter_venv),
+                                 exporter_args=self.commands[c.CELERY_EXPORTER].args)
         self.celery.start(workers=1)
 
         local_receivers = LocalReceivers(self.standins.url("pagerduty"), self.standins.url("slack"),
@@ -165,9 +166,9 @@ class GameDay:
         self.am_config = am_config
         self.config_changes = changes
         am_path = write_yaml(am_config, self.workdir / "alertmanager.yml")
-        self.am_flags = flags_in((self.rendered / "alertmanager/flags.txt").read_text())
+        self.am_args = self.commands[c.ALERTMANAGER].args
         self.alertmanagers = [AlertmanagerReplica(i, self.am_bin, am_path, self.workdir / f"am-{i}",
-                                                  flags=self.am_flags)
+                                                  deployed_args=self.am_args)
                               for i in range(o.alertmanager_replicas)]
         peers = tuple(am.cluster_address for am in self.alertmanagers) if len(self.alertmanagers) > 1 else ()
         for am in self.alertmanagers:
@@ -177,7 +178,9 @@ class GameDay:
             from gameday.procs import wait_http
             wait_http(f"{am.url}/-/ready", child=self.supervisor.children[am.name], timeout=120)
         self.prometheus = [PrometheusReplica(i, self.prom_bin, self.workdir / f"prometheus-{i}.yml",
-                                             self.workdir / f"prom-{i}", extra_args=o.prometheus_args)
+                                             self.workdir / f"prom-{i}",
+                                             deployed_args=self.commands[c.PROMETHEUS].args,
+                                             extra_args=o.prometheus_args)
                            for i in range(o.prometheus_replicas)]
         targets = LocalTargets(by_job={
             JOB_PROMETHEUS: tuple(p.target for p in self.prometheus),
@@ -219,6 +222,7 @@ class GameDay:
             if time.time() > deadline:
                 down = [k for k, v in states.items() if not v]
                 raise GamedayError(f"not ready after warm-up: targets down {down}, workers {workers}")
+        self.check_versions()
         clusters = [am.cluster_peers() for am in self.alertmanagers]
         if len(self.alertmanagers) > 1:
             self.result.add("alertmanager cluster formed", all(n == len(self.alertmanagers) for n in clusters),
@@ -227,6 +231,21 @@ class GameDay:
                          if a["state"] == "firing" and a["labels"]["alertname"] != "Watchdog"})
         self.result.add("quiet before the first scenario", not firing,
                         f"already firing: {firing}" if firing else "only the Watchdog fires")
+
+    def check_versions(self) -> None:
+        """The servers that ran are the releases the stack deploys (its image tags)."""
+        from tools.binaries import BinariesError, deployed
+        try:
+            releases = deployed(self.o.stack)
+        except BinariesError as error:
+            self.result.add("servers run the deployed releases", False, str(error))
+            return
+        running = {f"{server.name} {server.version()}" for server in [*self.prometheus, *self.alertmanagers]}
+        wanted = {f"{server.name} {releases[server.kind].version}" for server in [*self.prometheus,
+                                                                                   *self.alertmanagers]}
+        self.result.add("servers run the deployed releases", running == wanted,
+                        ", ".join(sorted(running)) + ("" if running == wanted else
+                                                      f"; the stack deploys {', '.join(sorted(wanted - running))}"))
 
     def everyday_traffic(self, tick: int) -> None:
         for backend in self.backends.values():
@@ -477,7 +496,7 @@ class GameDay:
     def standalone_silence_restart(self) -> None:
         """A lone Alertmanager (no peers to gossip from) restarted on its data dir keeps its silences."""
         lone = AlertmanagerReplica(99, self.am_bin, self.workdir / "alertmanager.yml", self.workdir / "am-lone",
-                                   flags=self.am_flags)
+                                   deployed_args=self.am_args)
         lone.start(self.supervisor)
         silence = lone.add_silence({"alertname": "GamedayProbe"}, 60, "must survive a restart")
         self.supervisor.stop(lone.name)

@@ -9,26 +9,39 @@ from typing import Optional
 
 import requests
 
-from components.prometheus import ALERT_STATE_FLAGS
+from gameday.config import with_local_values
 from gameday.procs import GamedayError, Supervisor, free_port, require_binary, wait_http
 
-APT_HINT = "Install Debian's packages: apt-get install prometheus prometheus-alertmanager redis-server " \
-           "(or point {env} at the binary)."
+REDIS_HINT = "Install Debian's redis-server (scripts/setup does), or point {env} at the binary."
 
 
-def prometheus_binary(override: Optional[str]) -> str:
-    return require_binary(override or os.environ.get("GAMEDAY_PROMETHEUS", "/usr/bin/prometheus"),
-                          "Prometheus", APT_HINT.format(env="GAMEDAY_PROMETHEUS or --prometheus"))
+def _deployed_binary(command: str, stack: str) -> str:
+    from tools.binaries import BinariesError, binary
+    try:
+        return binary(command, stack)
+    except BinariesError as error:
+        raise GamedayError(str(error)) from None
 
 
-def alertmanager_binary(override: Optional[str]) -> str:
-    return require_binary(override or os.environ.get("GAMEDAY_ALERTMANAGER", "/usr/bin/prometheus-alertmanager"),
-                          "Alertmanager", APT_HINT.format(env="GAMEDAY_ALERTMANAGER or --alertmanager"))
+def prometheus_binary(override: Optional[str], stack: str) -> str:
+    """The Prometheus the stack deploys (built by scripts/setup), unless told otherwise."""
+    explicit = override or os.environ.get("GAMEDAY_PROMETHEUS")
+    if explicit:
+        return require_binary(explicit, "Prometheus", "Check --prometheus or GAMEDAY_PROMETHEUS.")
+    return _deployed_binary("prometheus", stack)
+
+
+def alertmanager_binary(override: Optional[str], stack: str) -> str:
+    """The Alertmanager the stack deploys (built by scripts/setup), unless told otherwise."""
+    explicit = override or os.environ.get("GAMEDAY_ALERTMANAGER")
+    if explicit:
+        return require_binary(explicit, "Alertmanager", "Check --alertmanager or GAMEDAY_ALERTMANAGER.")
+    return _deployed_binary("alertmanager", stack)
 
 
 def redis_binary(override: Optional[str]) -> str:
     return require_binary(override or os.environ.get("GAMEDAY_REDIS_SERVER", "/usr/bin/redis-server"),
-                          "Redis", APT_HINT.format(env="GAMEDAY_REDIS_SERVER or --redis-server"))
+                          "Redis", REDIS_HINT.format(env="GAMEDAY_REDIS_SERVER or --redis-server"))
 
 
 @dataclass
@@ -57,23 +70,18 @@ class LoopbackServer:
 
 @dataclass
 class PrometheusReplica(LoopbackServer):
+    deployed_args: tuple[str, ...] = ()     # the stack's rendered Prometheus command
     extra_args: tuple[str, ...] = ()
 
     kind = "prometheus"
 
     def argv(self) -> list[str]:
-        # The alerting flags components/prometheus.py deploys, plus what
-        # running on loopback needs (retention does not matter for a run).
+        # The deployed arguments with local paths, plus a loopback address.
         return [
             self.binary,
-            f"--config.file={self.config_path}",
-            f"--storage.tsdb.path={self.data_dir}",
+            *with_local_values(self.deployed_args, {"--config.file": str(self.config_path),
+                                                    "--storage.tsdb.path": str(self.data_dir)}),
             f"--web.listen-address={self.target}",
-            *ALERT_STATE_FLAGS,
-            # 2.x expands ${HOSTNAME} in external labels only with this feature;
-            # the deployed image (3.x) always does. Without it both replicas
-            # would carry the literal "${HOSTNAME}".
-            "--enable-feature=expand-external-labels",
             *self.extra_args,
         ]
 
@@ -97,6 +105,9 @@ class PrometheusReplica(LoopbackServer):
     def alerts(self) -> list[dict]:
         return _api(f"{self.url}/api/v1/alerts", {})["alerts"]
 
+    def version(self) -> str:
+        return _api(f"{self.url}/api/v1/status/buildinfo", {})["version"]
+
     def targets_up(self) -> dict[str, bool]:
         active = _api(f"{self.url}/api/v1/targets", {"state": "active"})["activeTargets"]
         return {f"{t['labels']['job']} {t['labels']['instance']}": t["health"] == "up" for t in active}
@@ -104,7 +115,7 @@ class PrometheusReplica(LoopbackServer):
 
 @dataclass
 class AlertmanagerReplica(LoopbackServer):
-    flags: tuple[str, ...] = ()       # the stack's alertmanager/flags.txt, as deployed
+    deployed_args: tuple[str, ...] = ()   # the stack's rendered Alertmanager command
     cluster_port: int = field(default_factory=free_port)
     peers: tuple[str, ...] = ()
 
@@ -117,9 +128,8 @@ class AlertmanagerReplica(LoopbackServer):
     def argv(self) -> list[str]:
         args = [
             self.binary,
-            f"--config.file={self.config_path}",
-            f"--storage.path={self.data_dir}",
-            *self.flags,
+            *with_local_values(self.deployed_args, {"--config.file": str(self.config_path),
+                                                    "--storage.path": str(self.data_dir)}),
             f"--web.listen-address={self.target}",
             f"--web.external-url={self.url}",
         ]
@@ -152,6 +162,11 @@ class AlertmanagerReplica(LoopbackServer):
         response = requests.post(f"{self.url}/api/v2/silences", json=body, timeout=10)
         response.raise_for_status()
         return response.json()["silenceID"]
+
+    def version(self) -> str:
+        response = requests.get(f"{self.url}/api/v2/status", timeout=10)
+        response.raise_for_status()
+        return response.json()["versionInfo"]["version"]
 
     def cluster_peers(self) -> int:
         response = requests.get(f"{self.url}/api/v2/status", timeout=10)

@@ -18,7 +18,7 @@ import pytest
 import requests
 import yaml
 
-from components.render import flags_in
+from components import constants as c
 from gameday import celery_app
 from gameday.backend import METRICS, SimulatedBackend
 from gameday.celery_side import redirect_exporter_flags
@@ -30,13 +30,25 @@ from gameday.run import judge_restored
 from gameday.scenarios import load_all
 from gameday.servers import AlertmanagerReplica
 from gameday.standins import Recorder, StandIns
+from tests.support import rules as r
 
 PROJECT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory) -> Path:
-    return render("prod", tmp_path_factory.mktemp("rendered"))
+def rendered_stack(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("rendered")
+    return directory, render("prod", directory)
+
+
+@pytest.fixture(scope="module")
+def rendered(rendered_stack) -> Path:
+    return rendered_stack[0]
+
+
+@pytest.fixture(scope="module")
+def commands(rendered_stack) -> dict:
+    return rendered_stack[1].commands
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +149,7 @@ def test_local_alertmanager_config_keeps_routes_inhibitions_and_templates(render
 
 
 def test_local_alertmanager_config_passes_amtool(rendered, tmp_path):
-    amtool = require_binary("amtool", "amtool", "apt-get install prometheus-alertmanager")
+    amtool = r.tool("amtool")
     receivers = LocalReceivers("http://127.0.0.1:1/v2/enqueue", "http://127.0.0.1:2/slack",
                                "http://127.0.0.1:3/hook", "127.0.0.1:4")
     local, _ = local_alertmanager_config((rendered / "alertmanager/alertmanager.yml").read_text(), receivers,
@@ -149,7 +161,7 @@ def test_local_alertmanager_config_passes_amtool(rendered, tmp_path):
 
 
 def test_route_walk_agrees_with_amtool(rendered, tmp_path, timing):
-    amtool = require_binary("amtool", "amtool", "apt-get install prometheus-alertmanager")
+    amtool = r.tool("amtool")
     receivers = LocalReceivers("http://127.0.0.1:1/v2/enqueue", "http://127.0.0.1:2/slack",
                                "http://127.0.0.1:3/hook", "127.0.0.1:4")
     local, _ = local_alertmanager_config((rendered / "alertmanager/alertmanager.yml").read_text(), receivers,
@@ -184,8 +196,8 @@ def test_a_scrape_job_without_a_stand_in_is_an_error(rendered, tmp_path):
                                 LocalTargets({"prometheus": ("127.0.0.1:1",)}, ()), tmp_path)
 
 
-def test_exporter_runs_with_the_deployed_flags_listening_locally(rendered):
-    deployed = flags_in((rendered / "celery-exporter/flags.txt").read_text())
+def test_exporter_runs_with_the_deployed_flags_listening_locally(commands):
+    deployed = commands[c.CELERY_EXPORTER].args
     local = redirect_exporter_flags(deployed, 12345)
     assert [a for a in local if not a.startswith(("--host", "--port"))] == \
            [a for a in deployed if not a.startswith(("--host", "--port"))]
@@ -193,9 +205,9 @@ def test_exporter_runs_with_the_deployed_flags_listening_locally(rendered):
     assert not any("redis://" in a for a in deployed), "the broker URL must travel in CE_BROKER_URL only"
 
 
-def test_alertmanager_replicas_run_the_deployed_flags_in_one_cluster(rendered, tmp_path):
-    flags = flags_in((rendered / "alertmanager/flags.txt").read_text())
-    replicas = [AlertmanagerReplica(i, "alertmanager", tmp_path / "am.yml", tmp_path / f"am-{i}", flags=flags)
+def test_alertmanager_replicas_run_the_deployed_flags_in_one_cluster(commands, tmp_path):
+    replicas = [AlertmanagerReplica(i, "alertmanager", tmp_path / "am.yml", tmp_path / f"am-{i}",
+                                    deployed_args=commands[c.ALERTMANAGER].args)
                 for i in range(3)]
     peers = tuple(am.cluster_address for am in replicas)
     for am in replicas:
@@ -354,8 +366,8 @@ def test_interrupted_game_day_leaves_no_process(tmp_path):
 
 
 def test_a_missing_binary_is_a_clear_error():
-    with pytest.raises(GamedayError, match="apt-get install"):
-        require_binary("/nonexistent/prometheus", "Prometheus", "apt-get install prometheus")
+    with pytest.raises(GamedayError, match="run ./scripts/setup"):
+        require_binary("/nonexistent/prometheus", "Prometheus", "run ./scripts/setup")
 
 
 def _alert(name: str, state: str, active_at: str) -> dict:

@@ -1,7 +1,6 @@
 """`python -m components.render` for both stacks, checked by promtool and amtool."""
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -9,16 +8,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.render import flags_in
-from components.settings import PROJECT_DIR
+from components import constants as c
+from components.render import render_stack
+from components.settings import PROJECT_DIR, from_stack_file
+from tests.support import rules as r
 
 STACKS = ("dev", "prod")
-
-
-def tool(name: str) -> str:
-    path = shutil.which(name)
-    assert path, f"{name} is not installed: run ./scripts/setup (apt-get install prometheus prometheus-alertmanager)"
-    return path
 
 
 @pytest.fixture(scope="module", params=STACKS)
@@ -43,23 +38,23 @@ def test_render_writes_every_deployed_file(rendered):
 
 
 def test_promtool_accepts_the_config_with_its_rules(rendered, tmp_path):
-    _, out = rendered
+    stack, out = rendered
     config = yaml.safe_load((out / "prometheus/prometheus.yml").read_text())
-    result = subprocess.run([tool("promtool"), "check", "config", "--syntax-only",
+    result = subprocess.run([r.tool("promtool", stack), "check", "config", "--syntax-only",
                              str(out / "prometheus/prometheus.yml")], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     # Again with the rule files where the config points, so they are checked with it.
     config["rule_files"] = [str(out / "prometheus/rules/*.yml")]
     local = tmp_path / "prometheus.yml"
     local.write_text(yaml.safe_dump(config))
-    result = subprocess.run([tool("promtool"), "check", "config", str(local)], capture_output=True, text=True)
+    result = subprocess.run([r.tool("promtool", stack), "check", "config", str(local)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout + result.stderr
 
 
 def test_amtool_accepts_the_alertmanager_config(rendered):
-    _, out = rendered
-    result = subprocess.run([tool("amtool"), "check-config", str(out / "alertmanager/alertmanager.yml")],
+    stack, out = rendered
+    result = subprocess.run([r.tool("amtool", stack), "check-config", str(out / "alertmanager/alertmanager.yml")],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout + result.stderr
@@ -96,7 +91,7 @@ def test_exporter_flags(rendered):
 
 def test_alertmanager_flags(rendered):
     stack, out = rendered
-    flags = flags_in((out / "alertmanager/flags.txt").read_text())
+    flags = render_stack(from_stack_file(stack)[0]).commands[c.ALERTMANAGER].args
     assert "--data.retention=168h" in flags
     # Three clustered replicas in prod; dev's lone Alertmanager has no peers to wait for.
     assert ("--cluster.peer-timeout=17s" in flags) == (stack == "prod")

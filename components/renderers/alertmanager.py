@@ -17,6 +17,7 @@ from typing import Iterable, Optional
 import yaml
 
 from components import constants as c
+from components.renderers.command import Command
 from components.settings import Settings, duration_seconds
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -236,17 +237,16 @@ def alert_tick_seconds(settings: Settings, rule_files: dict[str, str]) -> float:
     return math.gcd(*(round(step * 1000) for step in steps)) / 1000
 
 
-def render_alertmanager_flags(settings: Settings, rule_files: dict[str, str], replicas: int) -> str:
-    """Flags every one of `replicas` Alertmanagers runs with, one per line (comments say why)."""
-    lines = ["# Rendered by components/renderers/alertmanager.py; the cluster addresses are added per platform.",
-             "# Silences outlive a long weekend.",
-             f"--data.retention={SILENCE_RETENTION}"]
+def render_alertmanager_command(settings: Settings, rule_files: dict[str, str], replicas: int) -> Command:
+    """The arguments every one of `replicas` Alertmanagers runs with (cluster addresses are the component's)."""
+    args = [f"--config.file={c.ALERTMANAGER_CONFIG_DIR}/alertmanager.yml",
+            f"--storage.path={c.ALERTMANAGER_DATA_DIR}",
+            f"--data.retention={SILENCE_RETENTION}"]
     timeout = peer_timeout_seconds(replicas, alert_tick_seconds(settings, rule_files),
                                    (duration_seconds(t["group_wait"]) for t in TIMING.values()))
     if timeout is not None:
-        lines += ["# No two replicas look at the notification log at the same instant (peer_timeout_seconds).",
-                  f"--cluster.peer-timeout={timeout}s"]
-    return "\n".join(lines) + "\n"
+        args.append(f"--cluster.peer-timeout={timeout}s")
+    return Command(tuple(args))
 
 
 def render_templates() -> dict[str, str]:

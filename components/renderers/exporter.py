@@ -1,9 +1,8 @@
 """Command line of danihodovic/celery-exporter from settings."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from components import constants as c
+from components.renderers.command import Command
 from components.settings import Settings
 
 # The exporter reads every flag from a CE_-prefixed variable too. The broker URL
@@ -12,15 +11,9 @@ from components.settings import Settings
 BROKER_URL_ENV = "CE_BROKER_URL"
 
 
-@dataclass(frozen=True)
-class ExporterCommand:
-    args: tuple[str, ...]
-    secret_env_names: tuple[str, ...]
-
-
-def render_exporter_command(settings: Settings) -> ExporterCommand:
+def render_exporter_command(settings: Settings) -> Command:
     buckets = ",".join(_number(b) for b in settings.celery_runtime_buckets)
-    return ExporterCommand(
+    return Command(
         args=(
             "--host=0.0.0.0",
             f"--port={c.CELERY_EXPORTER_PORT}",

@@ -5,7 +5,30 @@ import yaml
 
 from components import constants as c
 from components.platform import Topology
-from components.settings import Settings
+from components.renderers.command import Command
+from components.settings import Settings, duration_seconds
+
+# How alert state survives a restart.
+ALERT_STATE_FLAGS = (
+    # A restart keeps firing alerts firing instead of restarting every `for:`
+    # wait (the state is restored from the TSDB).
+    "--rules.alert.for-outage-tolerance=1h",
+    # Alerts whose `for:` is shorter than the grace period (default 10m) are
+    # not restored after a restart, and restored ones wait at least the grace
+    # period again: keep it to a fraction of one evaluation.
+    "--rules.alert.for-grace-period=10s",
+)
+
+
+def render_prometheus_command(settings: Settings) -> Command:
+    """The arguments every Prometheus replica runs with."""
+    return Command((
+        f"--config.file={c.PROMETHEUS_CONFIG_DIR}/prometheus.yml",
+        f"--storage.tsdb.path={c.PROMETHEUS_DATA_DIR}",
+        f"--storage.tsdb.retention.time={settings.retention_time}",
+        f"--storage.tsdb.retention.size={settings.retention_size}",
+        *ALERT_STATE_FLAGS,
+    ))
 
 
 def render_prometheus_config(settings: Settings, topology: Topology) -> str:
@@ -60,5 +83,4 @@ def _job(name: str, targets: tuple[str, ...]) -> dict:
 
 def _scrape_timeout(interval: str) -> str:
     """10s, or the interval itself when shorter (Prometheus rejects a longer timeout)."""
-    from components.settings import duration_seconds
     return interval if duration_seconds(interval) < 10 else "10s"
