@@ -258,7 +258,7 @@ SETTINGS: tuple[Setting, ...] = (
     # Images: pinned so a `pulumi up` never upgrades silently. Change to upgrade.
     Setting("prometheusImage", _image, "prom/prometheus:v3.14.0",
             "Prometheus image. Change to upgrade Prometheus."),
-    Setting("alertmanagerImage", _image, "prom/alertmanager:v0.35.1",
+    Setting("alertmanagerImage", _image, "prom/alertmanager:v0.35.0",
             "Alertmanager image. Change to upgrade Alertmanager."),
     Setting("grafanaImage", _image, "grafana/grafana:13.2.3",
             "Grafana image. Change to upgrade Grafana."),

@@ -18,9 +18,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="only the scenarios whose alerts wait 5 minutes or less (about 10 minutes)")
     parser.add_argument("--only", nargs="+", default=(), metavar="SCENARIO", help="run just these scenarios")
-    parser.add_argument("--prometheus", help="Prometheus binary (default $GAMEDAY_PROMETHEUS or /usr/bin/prometheus)")
-    parser.add_argument("--alertmanager", help="Alertmanager binary "
-                        "(default $GAMEDAY_ALERTMANAGER or /usr/bin/prometheus-alertmanager)")
+    parser.add_argument("--prometheus", help="Prometheus binary (default $GAMEDAY_PROMETHEUS, else the release "
+                        "the stack deploys, built by scripts/setup into .cache/bin)")
+    parser.add_argument("--alertmanager", help="Alertmanager binary (default $GAMEDAY_ALERTMANAGER, else the "
+                        "release the stack deploys, built by scripts/setup into .cache/bin)")
     parser.add_argument("--redis-server", help="redis-server binary (default $GAMEDAY_REDIS_SERVER or /usr/bin/redis-server)")
     parser.add_argument("--exporter-venv", type=Path, default=DEFAULT_EXPORTER_VENV,
                         help="virtualenv for the Celery exporter, created on first use")

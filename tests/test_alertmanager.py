@@ -19,7 +19,7 @@ from components.renderers.alertmanager import (TIMING, alert_tick_seconds, peer_
 from components.renderers.rules import render_rule_files
 from components.settings import duration_seconds, parse
 from tests.support import rules as r
-from tests.support.amtool import for_local_amtool
+from tests.support.amtool import with_local_templates
 
 ALERTS = r.alerting_rules()
 DEV = parse("dev", {})
@@ -49,14 +49,14 @@ def configs(tmp_path_factory) -> dict[str, Path]:
     paths = {}
     for settings in (DEV, PROD):
         path = directory / f"{settings.stack}.yml"
-        path.write_text(for_local_amtool(render_alertmanager_config(settings), templates))
+        path.write_text(with_local_templates(render_alertmanager_config(settings), templates))
         paths[settings.stack] = path
     return paths
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_amtool_accepts_the_rendered_config(configs, stack):
-    result = r.run(r.tool("amtool"), "check-config", str(configs[stack]))
+    result = r.run(r.tool("amtool", stack), "check-config", str(configs[stack]))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 templates" in result.stdout
 
@@ -93,7 +93,7 @@ def test_inhibition_rules_do_not_depend_on_the_receivers():
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_every_alert_in_the_rule_files_reaches_the_receiver_its_severity_calls_for(configs, stack):
-    amtool = r.tool("amtool")
+    amtool = r.tool("amtool", stack)
     settings = {"dev": DEV, "prod": PROD}[stack]
     failures = []
     for name, rule in sorted(ALERTS.items()):
@@ -169,7 +169,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def alertmanager(configs, tmp_path_factory):
-    binary = r.tool("prometheus-alertmanager")
+    binary = r.tool("alertmanager", "dev")
     port = _free_port()
     data = tmp_path_factory.mktemp("alertmanager-data")
     process = subprocess.Popen(

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from changes.routing import parse_matcher, receivers_for
+from tests.support import rules as r
 from tests.support.gitrepo import GitRepo
 
 CONFIG = yaml.safe_load("""
@@ -47,8 +48,7 @@ LABEL_SETS = [
 @pytest.mark.parametrize("labels", LABEL_SETS, ids=lambda labels: ",".join(f"{k}={v}" for k, v in labels.items()))
 def test_route_walk_agrees_with_amtool(labels, tmp_path):
     """Alertmanager's own `amtool config routes test` is the reference for the walk."""
-    amtool = shutil.which("amtool")
-    assert amtool, "amtool (Debian package prometheus-alertmanager) is needed"
+    amtool = r.tool("amtool")
     config = tmp_path / "alertmanager.yml"
     config.write_text(yaml.safe_dump(CONFIG))
     result = subprocess.run([amtool, "config", "routes", "test", "--config.file", str(config),

@@ -1,7 +1,7 @@
 """Every dashboard query is real PromQL on metrics that really exist, and the
 queries that must not show "No data" or lie really don't (run by promtool).
 
-Needs promtool (Debian package `prometheus`): apt-get install -y prometheus
+Needs promtool at the deployed release (built by scripts/setup into .cache/bin).
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from components.renderers.rules import render_rule_text
+from tests.support import rules as r
 from tests.support.promql import metric_names, parse, substitute_grafana_macros
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,10 +36,7 @@ CONTRACT_RECORDING_RULES = {
 
 
 def promtool() -> str:
-    path = shutil.which("promtool")
-    if not path:
-        pytest.fail("promtool is not installed: apt-get install -y prometheus")
-    return path
+    return r.tool("promtool")
 
 
 def dashboard_queries() -> list[tuple[str, int, str, str]]:
@@ -193,10 +191,11 @@ def test_behaviour_of_panel_queries_on_data(tmp_path):
                 path.read_text(), runbook_base_url="https://runbooks.test", grafana_url="https://grafana.test"))
             rule_files.append(path.name)
     assert len(rule_files) > 1, f"no rule file records {needed}"
-    # Rules are evaluated every 5 minutes (series still have a sample a minute): enough
-    # for 5-minute rates, and a fifth of the work over a simulated day.
+    # Rules are evaluated every minute, as the deployed groups are. A panel reads the
+    # recorded series at its latest sample; Prometheus 3 excludes a sample exactly
+    # one lookback (5m) old, so an evaluation interval of 5m would leave nothing to read.
     (tmp_path / "test.yml").write_text(yaml.safe_dump(
-        {"rule_files": rule_files, "evaluation_interval": "5m", "tests": tests}, sort_keys=False))
+        {"rule_files": rule_files, "evaluation_interval": "1m", "tests": tests}, sort_keys=False))
     result = subprocess.run([promtool_path, "test", "rules", "test.yml"], cwd=tmp_path, capture_output=True,
                             text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr

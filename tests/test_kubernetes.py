@@ -108,7 +108,7 @@ def prometheus_like(settings, platform, parent) -> Workload:
 def alertmanager_like(settings) -> Workload:
     topology = kp.kubernetes_topology(settings)
     return Workload(
-        name=c.ALERTMANAGER, image="prom/alertmanager:v0.35.1",
+        name=c.ALERTMANAGER, image="prom/alertmanager:v0.35.0",
         args=(f"--config.file={c.ALERTMANAGER_CONFIG_DIR}/alertmanager.yml",
               f"--cluster.listen-address=0.0.0.0:{c.ALERTMANAGER_CLUSTER_PORT}",
               *(f"--cluster.peer={peer}" for peer in topology.alertmanager_peers)),

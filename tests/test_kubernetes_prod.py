@@ -21,7 +21,7 @@ from components import constants as c
 from components.platform import kubernetes as kp
 from components.settings import PROJECT
 from tests.support import pulumi_mocks
-from tests.support.amtool import for_local_amtool
+from tests.support import rules as r
 from tests.support.kubernetes_objects import (
     CONFIGMAP, CONTROLLERS, INGRESS, NAMESPACE, NETWORK_POLICY, PDB, SECRET, STATEFULSET, Endpoint, NetworkModel,
     autonaming, kubernetes_objects, manifest, pod_spec, restricted_violations, schema_errors,
@@ -267,8 +267,7 @@ def test_every_secret_reaches_the_cluster_through_a_secret(prod):
 # The deployed configuration, checked by the tools that will run it.
 # --------------------------------------------------------------------------
 def test_deployed_prometheus_config_and_rules_pass_promtool(prod, tmp_path):
-    promtool = shutil.which("promtool")
-    assert promtool, "promtool is required (apt-get install prometheus)"
+    promtool = r.tool("promtool", "prod")
     rules_dir = tmp_path / "rules"
     rules_dir.mkdir()
     deployed_rules = []
@@ -291,13 +290,10 @@ def test_deployed_prometheus_config_and_rules_pass_promtool(prod, tmp_path):
 
 
 def test_deployed_alertmanager_config_passes_amtool(prod, tmp_path):
-    amtool = shutil.which("amtool")
-    assert amtool, "amtool is required (apt-get install prometheus-alertmanager)"
-    # The Watchdog webhook's url_file needs Alertmanager 0.26+ (deployed: 0.35);
-    # Debian's amtool 0.25 reads everything else as deployed.
+    amtool = r.tool("amtool", "prod")
     deployed = config_file(prod, f"{c.ALERTMANAGER_CONFIG_DIR}/alertmanager.yml")
     assert "url_file:" in deployed
-    (tmp_path / "alertmanager.yml").write_text(for_local_amtool(deployed))
+    (tmp_path / "alertmanager.yml").write_text(deployed)
     result = subprocess.run([amtool, "check-config", str(tmp_path / "alertmanager.yml")],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -5,9 +5,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 from components.renderers.rules import RULES_DIR, render_rule_text, rule_files
+from tools.binaries import PRODUCT_OF_COMMAND, BinariesError, all_releases, binary
 
 TESTS_DIR = Path(__file__).resolve().parent.parent / "rules"
 # Fixed link bases for rendered test copies: the promtool tests assert them.
@@ -40,11 +42,27 @@ def recording_rules() -> dict[str, dict]:
             for _, group in groups() for rule in group["rules"] if "record" in rule}
 
 
-def tool(name: str) -> str:
-    """Path of a required binary; a missing one fails the test that needs it, never skips it."""
-    path = shutil.which(name)
-    assert path, f"{name} is not installed; install it with scripts/setup (apt-get install -y prometheus prometheus-alertmanager)"
-    return path
+def tool(name: str, stack: str = "prod") -> str:
+    """Path of promtool, prometheus, amtool or alertmanager at the release `stack` deploys.
+
+    A missing one fails the test that needs it, never skips it.
+    """
+    try:
+        return binary(name, stack)
+    except BinariesError as error:
+        pytest.fail(str(error))
+
+
+def tools_of_every_release(name: str) -> list[str]:
+    """`name` at each distinct release the committed stacks deploy (one path while they agree)."""
+    try:
+        releases = [release for release in all_releases() if release.product is PRODUCT_OF_COMMAND[name]]
+    except BinariesError as error:
+        pytest.fail(str(error))
+    unbuilt = [f"{release} ({release.directory})" for release in releases if not release.built()]
+    if unbuilt:
+        pytest.fail(f"not built: {', '.join(unbuilt)}; run ./scripts/setup")
+    return [str(release.path(name)) for release in releases]
 
 
 def render_into(directory: Path) -> list[Path]:
