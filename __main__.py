@@ -3,11 +3,16 @@ import pulumi
 
 from components.platform import create_platform
 from components.render import render_stack
-from components.settings import from_pulumi
+from components.settings import InputError, from_pulumi
 from components.stack import MonitoringStack, MonitoringStackArgs
 
-settings, secrets = from_pulumi()
-rendered = render_stack(settings)
+try:
+    settings, secrets = from_pulumi()
+    rendered = render_stack(settings)
+except InputError as error:
+    # Bad input stops the program before any resource, with the message only:
+    # RunError is how a Pulumi program ends without a stack trace.
+    raise pulumi.RunError(str(error)) from None
 platform = create_platform(settings, "scheduler-monitoring")
 stack = MonitoringStack("monitoring", MonitoringStackArgs(rendered, secrets, platform))
 

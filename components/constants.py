@@ -3,7 +3,9 @@
 Rules, dashboards and renderers refer to these, so they are defined once.
 """
 
-# Scrape job names. Alerts and dashboards select on them (`up{job="..."}`).
+# Scrape job names. Alerts and dashboards select on them (`up{job="..."}`), as
+# literals in their native files, so the names are fixed rather than settings.
+JOB_BACKEND = "scheduler-backend"
 JOB_PROMETHEUS = "prometheus"
 JOB_CELERY_EXPORTER = "celery-exporter"
 JOB_ALERTMANAGER = "alertmanager"

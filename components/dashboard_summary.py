@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Iterable, Optional
 
-DASHBOARDS_DIR = Path(__file__).resolve().parent.parent / "dashboards"
+from components.renderers.dashboards import DASHBOARDS_DIR
 
 
 def _number(value) -> str:

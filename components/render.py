@@ -20,8 +20,8 @@ from components.renderers.dashboards import render_dashboards
 from components.renderers.exporter import render_exporter_command
 from components.renderers.grafana import render_datasource_provisioning, render_grafana_ini
 from components.renderers.prometheus import render_prometheus_command, render_prometheus_config
-from components.renderers.rules import render_rule_files
-from components.settings import Settings, SettingsError, from_stack_file
+from components.renderers.rules import check_intervals, load_rule_files, render_rule_files
+from components.settings import InputError, Settings, from_stack_file
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,9 @@ class Rendered:
 def render_stack(settings: Settings) -> Rendered:
     where = topology(settings)
     files: dict[str, str] = {"prometheus/prometheus.yml": render_prometheus_config(settings, where)}
-    rule_files = render_rule_files(settings)
+    loaded_rules = load_rule_files()
+    check_intervals(settings, loaded_rules)
+    rule_files = render_rule_files(settings, loaded_rules)
     for name, text in rule_files.items():
         files[f"prometheus/rules/{name}"] = text
     files["alertmanager/alertmanager.yml"] = render_alertmanager_config(settings)
@@ -75,10 +77,15 @@ def main(argv: list[str]) -> int:
     try:
         settings, _ = from_stack_file(stack)
         rendered = render_stack(settings)
-    except (SettingsError, ValueError) as error:
+    except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    for path in write(rendered, Path(outdir)):
+    try:
+        written = write(rendered, Path(outdir))
+    except OSError as error:
+        print(f"error: cannot write {outdir}: {error.strerror or error}", file=sys.stderr)
+        return 1
+    for path in written:
         print(path)
     return 0
 

@@ -2,18 +2,23 @@
 
 This module is the only reader of `pulumi.Config`. Everything else receives a
 frozen `Settings` (plain values, safe to render and to print) and a `Secrets`
-(Pulumi secret Outputs, or placeholders when rendering without Pulumi).
+(Pulumi secret Outputs, or placeholders when rendering without Pulumi). Both,
+the README's table and Pulumi.yaml's config schema are derived from the one
+`SETTINGS` table: adding a setting is one entry there plus its use.
 
 Values come from `Pulumi.<stack>.yaml` under the `scheduler-monitoring:`
-namespace. Each key is validated here, before any resource is registered, and
-every bad value is reported in one `SettingsError` that names the key, the file
-and line where it was set, and what is allowed.
+namespace. The file and each key are validated here, before any resource is
+registered, and every problem is reported in one `SettingsError` that names
+the file and line, the key, and what is allowed. Secret values are checked
+for shape too, and never printed.
 """
 from __future__ import annotations
 
+import difflib
+import ipaddress
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, make_dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional
 from urllib.parse import urlparse
@@ -34,12 +39,19 @@ SCHEDULER_QUEUES = ("default", "resilience", "notifications", "metrics",
 # must be bucket bounds and the last bound must reach 600 s.
 RUNTIME_BUCKETS = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 
+# Hosts that only mean something on a developer's Docker host: a Kubernetes
+# stack that kept one of them would scrape, alert and link to nothing.
+DOCKER_HOST = "host.docker.internal"
 
-class SettingsError(ValueError):
+
+class InputError(ValueError):
+    """A file or setting the user wrote is wrong; the message names where and what is allowed."""
+
+
+class SettingsError(InputError):
     """One or more settings are invalid; the message lists each of them."""
 
 
-# --------------------------------------------------------------------------
 # Parsers: raw config value -> typed value, or ValueError("what is allowed").
 # --------------------------------------------------------------------------
 _DURATION = re.compile(r"^(\d+y)?(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?(\d+ms)?$")
@@ -236,6 +248,75 @@ def _buckets(value: Any) -> tuple:
     return tuple(int(b) if float(b).is_integer() else b for b in bounds)
 
 
+_RELEASE_TAG = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)$")
+
+
+def image_release(image: str) -> Optional[tuple[int, int, int]]:
+    """The release an image's tag names (`prom/prometheus:v3.14.0` -> (3, 14, 0)), or None."""
+    last = image.rsplit("/", 1)[-1]
+    if ":" not in last:
+        return None
+    match = _RELEASE_TAG.match(last.rsplit(":", 1)[1])
+    return tuple(int(part) for part in match.groups()) if match else None
+
+
+def _release_image(minimum: tuple[int, int, int], needed_for: str) -> Callable[[Any], str]:
+    """An image pinned to a release no older than what the rendered configuration uses."""
+    def parse(value: Any) -> str:
+        text = _image(value)
+        release = image_release(text)
+        if release is None:
+            raise ValueError("an image pinned to a release tag such as vX.Y.Z (the tests build and run "
+                             "exactly that release)")
+        if release < minimum:
+            raise ValueError(f"release {'.'.join(map(str, minimum))} or later ({needed_for})")
+        return text
+    return parse
+
+
+def _is_local_host(host: str) -> bool:
+    """Loopback or the Docker host: addresses that exist only on a developer's machine."""
+    if host in ("localhost", DOCKER_HOST) or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _host_of(value: str) -> str:
+    parsed = urlparse(value if "://" in value else f"//{value}")
+    return parsed.hostname or ""
+
+
+# Secret values: checked for shape, never echoed (errors name the key only).
+def _secret_text(value: Any) -> str:
+    text = _text(value)
+    if not text or any(ch.isspace() for ch in text):
+        raise ValueError("a non-empty value without spaces")
+    return text
+
+
+def _secret_url(value: Any) -> str:
+    text = _text(value)
+    parsed = urlparse(text)
+    if parsed.scheme not in ("https", "http") or not parsed.hostname or " " in text:
+        raise ValueError("a URL with an http:// or https:// scheme and a host")
+    return text
+
+
+def _broker_url(value: Any) -> str:
+    text = _text(value)
+    parsed = urlparse(text)
+    if parsed.scheme not in ("redis", "rediss") or not parsed.hostname:
+        raise ValueError("a Redis URL with a host: redis://[:PASSWORD@]HOST:PORT/DB or rediss://...")
+    try:
+        parsed.port
+    except ValueError:
+        raise ValueError("a Redis URL whose port is a number from 1 to 65535") from None
+    return text
+
+
 # --------------------------------------------------------------------------
 # The table of settings. Defaults live here and nowhere else.
 # --------------------------------------------------------------------------
@@ -247,29 +328,45 @@ class Setting:
     doc: str
     secret: bool = False
     kind: str = "string"          # the Pulumi.yaml config schema type
+    required: bool = False        # no default: every stack file must set it
+
+    @property
+    def field(self) -> str:
+        """The attribute of Settings (or Secrets) that holds it: celeryBrokerUrl -> celery_broker_url."""
+        return re.sub(r"(?<!^)(?=[A-Z])", "_", self.key).lower()
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("platform", _choice("docker", "kubernetes"), "docker",
-            "Where the stack runs: docker (one host, dev) or kubernetes (HA, prod). Change per stack."),
+    Setting("platform", _choice("docker", "kubernetes"), None,
+            "Where the stack runs: docker (one host, dev) or kubernetes (HA, prod). Every stack file "
+            "must say it.", required=True),
     Setting("environment", _name, None,
             "The `env` external label on every series and alert. Defaults to the stack name; "
             "set it when two stacks must share a label value."),
     # Images: pinned so a `pulumi up` never upgrades silently. Change to upgrade.
-    Setting("prometheusImage", _image, "prom/prometheus:v3.14.0",
-            "Prometheus image. Change to upgrade Prometheus."),
-    Setting("alertmanagerImage", _image, "prom/alertmanager:v0.35.0",
-            "Alertmanager image. Change to upgrade Alertmanager."),
+    Setting("prometheusImage", _release_image((3, 10, 0), "the monitors read its per-Alertmanager "
+                                              "notification metrics, labelled alertmanager since 3.10"),
+            "prom/prometheus:v3.14.0",
+            "Prometheus image, pinned to a release (3.10 or later). Change to upgrade Prometheus; "
+            "./scripts/test then builds and tests that release."),
+    Setting("alertmanagerImage", _release_image((0, 28, 0), "the Watchdog's heartbeat reads its URL "
+                                                "with the webhook url_file, which works from 0.28"),
+            "prom/alertmanager:v0.35.0",
+            "Alertmanager image, pinned to a release (0.28 or later). Change to upgrade Alertmanager; "
+            "./scripts/test then builds and tests that release."),
     Setting("grafanaImage", _image, "grafana/grafana:13.2.3",
             "Grafana image. Change to upgrade Grafana."),
     Setting("celeryExporterImage", _image, "danihodovic/celery-exporter:0.11.2",
             "danihodovic/celery-exporter image. Change to upgrade the exporter."),
     # Prometheus.
     Setting("scrapeInterval", _duration, "15s",
-            "How often every target is scraped. Raise it to cut load; alert latency grows with it."),
+            "How often every target is scraped. Raise it to cut load; alert latency grows with it. "
+            "At most a quarter of the rules' shortest range window (so a rate survives a missed "
+            "scrape) and half their shortest for: (so one failed scrape cannot page): 60s today."),
     Setting("evaluationInterval", _duration, "30s",
             "Rule evaluation interval for groups that set none (the monitors' group). "
-            "The scheduler groups keep the intervals the spec gives them."),
+            "The scheduler groups keep the intervals the spec gives them. At most half the shortest "
+            "for: of the rules it evaluates, so a for: still means what it says: 60s today."),
     Setting("retentionTime", _duration, "15d",
             "How long Prometheus keeps samples. Raise it for longer history (needs more disk)."),
     Setting("retentionSize", _size, "8GB",
@@ -277,20 +374,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("remoteWriteUrl", _url("http", "https"), None,
             "Optional remote-write endpoint (Thanos Receive, Mimir, ...) for long-term storage. "
             "Set it when one Prometheus's retention is no longer enough."),
-    # The scheduler backend.
-    Setting("backendJobName", _name, "scheduler-backend",
-            "The scrape job of the backend. Dashboards and alerts select on it: change it only with them."),
+    # The scheduler backend (scraped as job "scheduler-backend", which every rule and panel names).
     Setting("backendTarget", _host_port, "host.docker.internal:8000",
             "host:port of the FastAPI backend's metrics endpoint, as Prometheus reaches it. "
-            "In dev the default reaches port 8000 of the Docker host."),
+            "In dev the default reaches port 8000 of the Docker host; a Kubernetes stack must set its own."),
     Setting("backendMetricsPath", _path, "/metrics",
             "Path of the backend's metrics endpoint; change it only if the backend serves metrics elsewhere."),
     Setting("backendScheme", _choice("http", "https"), "http",
             "Scheme of the backend's metrics endpoint; https when it sits behind TLS."),
     # Celery and its exporter.
-    Setting("celeryBrokerUrl", _url("redis", "rediss"), "redis://host.docker.internal:6379/0",
+    Setting("celeryBrokerUrl", _broker_url, "redis://host.docker.internal:6379/0",
             "The application's Redis broker, usually with a password, so it is a secret. "
-            "Set it with `pulumi config set --secret celeryBrokerUrl redis://:PASSWORD@host:6379/0`.",
+            "Set it with `pulumi config set --secret celeryBrokerUrl redis://:PASSWORD@host:6379/0`; "
+            "the default (the Docker host's Redis) serves dev only.",
             secret=True),
     Setting("celeryQueues", _list(_word), list(SCHEDULER_QUEUES),
             "Queues the exporter always reports, even with no worker consuming them. "
@@ -308,11 +404,11 @@ SETTINGS: tuple[Setting, ...] = (
     # Notifications. All optional in dev; prod switches all three on.
     Setting("pagerdutyEnabled", _boolean, False,
             "Page critical alerts through PagerDuty. Needs pagerdutyRoutingKey.", kind="boolean"),
-    Setting("pagerdutyRoutingKey", _word, None,
+    Setting("pagerdutyRoutingKey", _secret_text, None,
             "PagerDuty Events API v2 integration (routing) key of the on-call service.", secret=True),
     Setting("slackEnabled", _boolean, False,
             "Send warning alerts to Slack. Needs slackWebhookUrl.", kind="boolean"),
-    Setting("slackWebhookUrl", _url("https", "http"), None,
+    Setting("slackWebhookUrl", _secret_url, None,
             "Slack incoming webhook URL of the warnings channel.", secret=True),
     Setting("slackChannel", _channel, "#scheduler-alerts",
             "Slack channel for warnings; the webhook's default channel is overridden by it."),
@@ -323,21 +419,26 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("emailFrom", _email, None, "Sender address of alert e-mails; must be accepted by the SMTP relay."),
     Setting("smtpSmarthost", _host_port, None, "SMTP relay as host:port, e.g. smtp.hospital.example:587."),
     Setting("smtpUsername", _word, None, "SMTP user, when the relay needs authentication."),
-    Setting("smtpPassword", _word, None, "SMTP password for smtpUsername.", secret=True),
+    Setting("smtpPassword", _secret_text, None, "SMTP password for smtpUsername.", secret=True),
     Setting("smtpRequireTls", _boolean, True,
             "Require STARTTLS to the relay. Turn off only for a local relay.", kind="boolean"),
-    Setting("watchdogWebhookUrl", _url("https", "http"), None,
+    Setting("watchdogWebhookUrl", _secret_url, None,
             "Dead man's switch endpoint that receives the always-firing Watchdog (e.g. a "
-            "healthchecks service); silence from it means the alerting pipeline is broken.",
+            "healthchecks service); silence from it means the alerting pipeline is broken. "
+            "Required on Kubernetes unless watchdogHeartbeat is none.",
             secret=True),
+    Setting("watchdogHeartbeat", _choice("required", "none"), None,
+            "Whether the Watchdog must reach a dead man's switch (watchdogWebhookUrl). Required on "
+            "Kubernetes; write `none` only for a stack that knowingly runs without one (nobody "
+            "notices when its alerting stops). Unset on Docker means optional."),
     # Grafana.
     Setting("grafanaUrl", _url("http", "https"), "http://localhost:3001",
             "Grafana's URL as users and the Pulumi Grafana provider reach it; used for "
-            "links in alerts. Set it to the public URL in prod."),
+            "links in alerts. A Kubernetes stack must set its public URL."),
     Setting("grafanaAdminUser", _word, "admin", "Grafana admin login; change it to match your admin naming policy."),
-    Setting("grafanaAdminPassword", _word, None,
+    Setting("grafanaAdminPassword", _secret_text, None,
             "Grafana admin password. Generated (and exported as a secret) when not set.", secret=True),
-    Setting("grafanaSecretKey", _word, None,
+    Setting("grafanaSecretKey", _secret_text, None,
             "Grafana's secret_key that encrypts datasource secrets. Generated when not set; "
             "never change it on a running Grafana.", secret=True),
     # Dev host ports (bound to 127.0.0.1 only).
@@ -380,10 +481,11 @@ SETTINGS_BY_KEY = {s.key: s for s in SETTINGS}
 
 
 # --------------------------------------------------------------------------
-# The typed result.
+# The typed result, derived from the table.
 # --------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Receivers:
+    """Where notifications go, as the Alertmanager renderer needs it."""
     pagerduty: bool
     slack: bool
     email: bool
@@ -396,187 +498,225 @@ class Receivers:
     smtp_require_tls: bool
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Plain, validated, non-secret settings of one stack."""
-    stack: str
-    platform: str
-    environment: str
-    prometheus_image: str
-    alertmanager_image: str
-    grafana_image: str
-    celery_exporter_image: str
-    scrape_interval: str
-    evaluation_interval: str
-    retention_time: str
-    retention_size: str
-    remote_write_url: Optional[str]
-    backend_job_name: str
-    backend_target: str
-    backend_metrics_path: str
-    backend_scheme: str
-    celery_queues: tuple[str, ...]
-    celery_worker_timeout: int
-    celery_purge_offline_worker_metrics: int
-    celery_runtime_buckets: tuple[float, ...]
-    receivers: Receivers
-    grafana_url: str
-    grafana_admin_user: str
-    prometheus_port: int
-    alertmanager_port: int
-    grafana_port: int
-    runbook_base_url: str
-    keep_data_on_destroy: bool
-    namespace: str
-    storage_class_name: Optional[str]
-    prometheus_replicas: int
-    alertmanager_replicas: int
-    prometheus_storage_size: str
-    alertmanager_storage_size: str
-    grafana_storage_size: str
-    ingress_class_name: Optional[str]
-    ingress_namespace: str
-    grafana_tls_secret_name: Optional[str]
+class _SettingsViews:
+    """What Settings offers beyond its fields (one per non-secret setting, plus `stack` and `secrets_set`)."""
 
     @property
     def on_kubernetes(self) -> bool:
         return self.platform == "kubernetes"
 
+    @property
+    def receivers(self) -> Receivers:
+        return Receivers(
+            pagerduty=self.pagerduty_enabled, slack=self.slack_enabled, email=self.email_enabled,
+            watchdog="watchdogWebhookUrl" in self.secrets_set, slack_channel=self.slack_channel,
+            email_to=self.email_to or (), email_from=self.email_from, smtp_smarthost=self.smtp_smarthost,
+            smtp_username=self.smtp_username, smtp_require_tls=self.smtp_require_tls)
 
-@dataclass(frozen=True)
-class Secrets:
-    """Secret values: Pulumi secret Outputs in a program, placeholders when rendering.
 
-    None means "not set" (a generated value is used for Grafana's password and key).
-    """
-    celery_broker_url: Any
-    pagerduty_routing_key: Any = None
-    slack_webhook_url: Any = None
-    smtp_password: Any = None
-    watchdog_webhook_url: Any = None
-    grafana_admin_password: Any = None
-    grafana_secret_key: Any = None
+Settings = make_dataclass(
+    "Settings",
+    [("stack", str), ("secrets_set", frozenset)]
+    + [(s.field, Any) for s in SETTINGS if not s.secret],
+    bases=(_SettingsViews,), frozen=True)
+Settings.__module__ = __name__
+Settings.__doc__ = ("Plain, validated, non-secret settings of one stack: one field per setting of SETTINGS, "
+                    "`stack`, and `secrets_set` (the secret settings that have a value).")
+
+# Secret values: Pulumi secret Outputs in a program, placeholders when
+# rendering. None means "not set" (a generated value is used for Grafana's
+# password and key).
+Secrets = make_dataclass("Secrets", [(s.field, Any, field(default=None)) for s in SETTINGS if s.secret],
+                         frozen=True)
+Secrets.__module__ = __name__
+
+
+def with_secrets_set(settings: Settings, *keys: str) -> Settings:
+    """The same settings as if the secrets `keys` had values too (rendering as deployed)."""
+    import dataclasses
+    return dataclasses.replace(settings, secrets_set=settings.secrets_set | frozenset(keys))
 
 
 # --------------------------------------------------------------------------
-# Loading.
+# Stack files.
 # --------------------------------------------------------------------------
+# What Pulumi itself keeps at the top of a stack file besides `config`.
+STACK_FILE_KEYS = ("config", "secretsprovider", "encryptedkey", "encryptionsalt", "environment")
+
+
 def stack_file(stack: str) -> Path:
     return PROJECT_DIR / f"Pulumi.{stack}.yaml"
 
 
-def _locations(stack: str) -> dict[str, str]:
-    """`file:line` where each key is set in Pulumi.<stack>.yaml, for error messages."""
+@dataclass
+class StackFile:
+    """One Pulumi.<stack>.yaml as written: this project's keys, and where each problem is."""
+    name: str
+    values: dict[str, Any] = field(default_factory=dict)     # key (no namespace) -> raw value
+    secure: set[str] = field(default_factory=set)            # keys stored encrypted
+    lines: dict[str, int] = field(default_factory=dict)      # key -> line number
+    problems: list[str] = field(default_factory=list)        # complete messages, file and line first
+
+    def where(self, key: Optional[str] = None) -> str:
+        return f"{self.name}:{self.lines[key]}" if key in self.lines else self.name
+
+
+def _suggestion(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.75)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def yaml_error_text(name: str, error: yaml.YAMLError) -> str:
+    """`file:line:column: not valid YAML: what`, from PyYAML's marks."""
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    return f"{where}: not valid YAML: {problem}"
+
+
+def _duplicate_keys(node: yaml.Node, name: str) -> list[str]:
+    """A key written twice in one mapping: YAML keeps the last one silently, Pulumi refuses the file."""
+    problems = []
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key, value in node.value:
+            line = key.start_mark.line + 1
+            if isinstance(key, yaml.ScalarNode) and key.value in seen:
+                problems.append(f"{name}:{line}: {key.value} is set twice (first on line {seen[key.value]})")
+            elif isinstance(key, yaml.ScalarNode):
+                seen[key.value] = line
+            problems += _duplicate_keys(value, name)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            problems += _duplicate_keys(item, name)
+    return problems
+
+
+def read_stack_file(stack: str) -> StackFile:
+    """The stack file's keys of this project, with every structural problem named by file and line."""
     path = stack_file(stack)
-    found: dict[str, str] = {}
+    found = StackFile(path.name)
+    if not path.exists():
+        stacks = ", ".join(sorted(p.name[7:-5] for p in PROJECT_DIR.glob("Pulumi.*.yaml")))
+        found.problems.append(f"{path.name}: no such stack file (stacks: {stacks}); every stack has one, "
+                              f"which says at least {PROJECT}:platform")
+        return found
     try:
         root = yaml.compose(path.read_text())
-    except (OSError, yaml.YAMLError):
+    except yaml.YAMLError as error:
+        found.problems.append(yaml_error_text(path.name, error))
         return found
-    if root is None or not isinstance(root, yaml.MappingNode):
+    if root is None or (isinstance(root, yaml.ScalarNode) and not root.value.strip()):
+        found.problems.append(f"{path.name}: the stack file is empty; it must say at least "
+                              f"`config: {{{PROJECT}:platform: docker}}` (or kubernetes)")
         return found
+    if not isinstance(root, yaml.MappingNode):
+        found.problems.append(f"{path.name}:{root.start_mark.line + 1}: a stack file is a mapping with a "
+                              "`config:` key")
+        return found
+    found.problems += _duplicate_keys(root, path.name)
+    config_node = None
     for key_node, value_node in root.value:
-        if key_node.value == "config" and isinstance(value_node, yaml.MappingNode):
-            for config_key, _ in value_node.value:
-                name = config_key.value.split(":", 1)[-1]
-                found[name] = f"{path.name}:{config_key.start_mark.line + 1}"
+        line = key_node.start_mark.line + 1
+        if key_node.value == "config":
+            config_node = value_node
+        elif key_node.value not in STACK_FILE_KEYS:
+            found.problems.append(f"{path.name}:{line}: unknown top-level key {key_node.value!r}"
+                                  f"{_suggestion(key_node.value, list(STACK_FILE_KEYS))}; settings go under "
+                                  "`config:`")
+    if config_node is None or (isinstance(config_node, yaml.ScalarNode) and not config_node.value.strip()):
+        found.problems.append(f"{path.name}: no `config:` section; it must set at least {PROJECT}:platform")
+        return found
+    if not isinstance(config_node, yaml.MappingNode):
+        found.problems.append(f"{path.name}:{config_node.start_mark.line + 1}: `config:` must be a mapping "
+                              f"of {PROJECT}:<setting> keys")
+        return found
+    document = yaml.safe_load(path.read_text())
+    values = document.get("config") or {}
+    for key_node, _ in config_node.value:
+        full_key, line = str(key_node.value), key_node.start_mark.line + 1
+        namespace, colon, key = full_key.partition(":")
+        if not colon:
+            found.problems.append(f"{path.name}:{line}: {full_key!r} has no namespace; write "
+                                  f"{PROJECT}:{full_key}{_suggestion(full_key, list(SETTINGS_BY_KEY))}")
+            continue
+        if namespace != PROJECT:
+            hint = (f" (did you mean {PROJECT}:{key}?)" if difflib.get_close_matches(namespace, [PROJECT], cutoff=0.75)
+                    else f"; this program reads only {PROJECT}:* settings")
+            found.problems.append(f"{path.name}:{line}: {full_key} is under namespace {namespace!r}{hint}")
+            continue
+        value = values[full_key]
+        found.lines[key] = line
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            found.secure.add(key)
+        else:
+            found.values[key] = value
     return found
 
 
-def parse(stack: str, raw: Mapping[str, Any], secret_keys_set: frozenset[str] = frozenset()) -> Settings:
+# --------------------------------------------------------------------------
+# Validation.
+# --------------------------------------------------------------------------
+def parse(stack: str, raw: Mapping[str, Any], secrets: Mapping[str, Optional[str]] | None = None,
+          file: Optional[StackFile] = None) -> Settings:
     """Validate raw config values (key -> value, unset keys absent) into Settings.
 
-    `secret_keys_set` names the secret settings that have a value; their values
-    never reach this function, so they cannot leak into Settings or its errors.
-    Raises SettingsError naming every bad key.
+    `secrets` maps each secret setting that has a value to that value, or to
+    None where the value is not available (encrypted in a stack file being
+    rendered); values are checked for shape and never reach Settings or an
+    error message. `file` gives the lines for error messages (read from disk
+    when not given). Raises SettingsError naming every problem.
     """
-    where = _locations(stack)
+    secrets = dict(secrets or {})
+    file = file if file is not None else read_stack_file(stack)
     errors: list[str] = []
     values: dict[str, Any] = {}
 
     def problem(key: str, message: str) -> None:
-        location = where.get(key, f"Pulumi.{stack}.yaml")
-        errors.append(f"{location}: {PROJECT}:{key} {message}")
+        errors.append(f"{file.where(key)}: {PROJECT}:{key} {message}")
 
-    unknown = sorted(set(raw) - set(SETTINGS_BY_KEY))
-    for key in unknown:
-        close = [k for k in SETTINGS_BY_KEY if k.lower() == key.lower()]
-        hint = f" (did you mean {close[0]}?)" if close else ""
-        problem(key, f"is not a setting of this stack{hint}; see the README's settings table")
+    for key in sorted(set(raw) - set(SETTINGS_BY_KEY)):
+        problem(key, f"is not a setting of this stack{_suggestion(key, list(SETTINGS_BY_KEY))}; "
+                "see the README's settings table")
 
     for setting in SETTINGS:
         if setting.secret:
             if setting.key in raw:
-                problem(setting.key, "must be set as a secret: "
-                        f"pulumi config set --secret {setting.key} <value>")
+                problem(setting.key, "is a secret but is written in plain text; remove it and set it with "
+                        f"`pulumi config set --secret {setting.key} <value>`")
+            elif secrets.get(setting.key) is not None:
+                try:
+                    setting.parse(secrets[setting.key])
+                except ValueError as error:
+                    problem(setting.key, f"(secret, value not shown) has the wrong shape; allowed: {error}")
             continue
         if setting.key not in raw or raw[setting.key] is None:
+            if setting.required:
+                problem(setting.key, f"is not set; allowed: {_allowed(setting)}. Every stack file must "
+                        "say it")
+                continue
             values[setting.key] = setting.parse(setting.default) if setting.default is not None else None
             continue
         try:
             values[setting.key] = setting.parse(raw[setting.key])
         except ValueError as error:
-            shown = raw[setting.key]
-            problem(setting.key, f"is {shown!r}; allowed: {error}")
+            problem(setting.key, f"is {raw[setting.key]!r}; allowed: {error}")
 
     if not errors:
-        _check_together(values, secret_keys_set, problem)
+        _check_together(values, secrets, problem)
     if errors:
-        raise SettingsError("invalid settings for stack "
-                            f"'{stack}':\n  " + "\n  ".join(errors))
+        raise SettingsError(f"invalid settings for stack '{stack}':\n  " + "\n  ".join(errors))
+    values["environment"] = values["environment"] or _name(stack.lower())
+    return Settings(stack=stack, secrets_set=frozenset(secrets),
+                    **{s.field: values[s.key] for s in SETTINGS if not s.secret})
 
-    receivers = Receivers(
-        pagerduty=values["pagerdutyEnabled"],
-        slack=values["slackEnabled"],
-        email=values["emailEnabled"],
-        watchdog="watchdogWebhookUrl" in secret_keys_set,
-        slack_channel=values["slackChannel"],
-        email_to=values["emailTo"] or (),
-        email_from=values["emailFrom"],
-        smtp_smarthost=values["smtpSmarthost"],
-        smtp_username=values["smtpUsername"],
-        smtp_require_tls=values["smtpRequireTls"],
-    )
-    return Settings(
-        stack=stack,
-        platform=values["platform"],
-        environment=values["environment"] or _name(stack.lower()),
-        prometheus_image=values["prometheusImage"],
-        alertmanager_image=values["alertmanagerImage"],
-        grafana_image=values["grafanaImage"],
-        celery_exporter_image=values["celeryExporterImage"],
-        scrape_interval=values["scrapeInterval"],
-        evaluation_interval=values["evaluationInterval"],
-        retention_time=values["retentionTime"],
-        retention_size=values["retentionSize"],
-        remote_write_url=values["remoteWriteUrl"],
-        backend_job_name=values["backendJobName"],
-        backend_target=values["backendTarget"],
-        backend_metrics_path=values["backendMetricsPath"],
-        backend_scheme=values["backendScheme"],
-        celery_queues=values["celeryQueues"],
-        celery_worker_timeout=values["celeryWorkerTimeout"],
-        celery_purge_offline_worker_metrics=values["celeryPurgeOfflineWorkerMetrics"],
-        celery_runtime_buckets=values["celeryRuntimeBuckets"],
-        receivers=receivers,
-        grafana_url=values["grafanaUrl"],
-        grafana_admin_user=values["grafanaAdminUser"],
-        prometheus_port=values["prometheusPort"],
-        alertmanager_port=values["alertmanagerPort"],
-        grafana_port=values["grafanaPort"],
-        runbook_base_url=values["runbookBaseUrl"],
-        keep_data_on_destroy=values["keepDataOnDestroy"],
-        namespace=values["namespace"],
-        storage_class_name=values["storageClassName"],
-        prometheus_replicas=values["prometheusReplicas"],
-        alertmanager_replicas=values["alertmanagerReplicas"],
-        prometheus_storage_size=values["prometheusStorageSize"],
-        alertmanager_storage_size=values["alertmanagerStorageSize"],
-        grafana_storage_size=values["grafanaStorageSize"],
-        ingress_class_name=values["ingressClassName"],
-        ingress_namespace=values["ingressNamespace"],
-        grafana_tls_secret_name=values["grafanaTlsSecretName"],
-    )
+
+def _allowed(setting: Setting) -> str:
+    try:
+        setting.parse(None)
+    except ValueError as error:
+        return str(error)
+    return "a value"
 
 
 _SIZE_BYTES = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12, "PB": 10**15, "EB": 10**18}
@@ -591,38 +731,63 @@ RECEIVER_NEEDS = {
 }
 
 
-def _check_together(values: dict, secrets_set: frozenset[str], problem: Callable[[str, str], None]) -> None:
+def required_secrets(values: Mapping[str, Any]) -> dict[str, str]:
+    """Secret settings these (parsed) values make required -> why."""
+    needed: dict[str, str] = {}
+    for flag, keys in RECEIVER_NEEDS.items():
+        if values.get(flag):
+            needed.update({k: f"{flag} is true" for k in keys if SETTINGS_BY_KEY[k].secret})
+    if values.get("emailEnabled") and values.get("smtpUsername"):
+        needed["smtpPassword"] = "smtpUsername is set"
+    heartbeat = values.get("watchdogHeartbeat")
+    if heartbeat == "required" or (heartbeat is None and values.get("platform") == "kubernetes"):
+        needed["watchdogWebhookUrl"] = ("the Watchdog must reach a dead man's switch on Kubernetes "
+                                        "(or write watchdogHeartbeat: none to run without one)"
+                                        if heartbeat is None else "watchdogHeartbeat is required")
+    if values.get("platform") == "kubernetes":
+        needed["celeryBrokerUrl"] = "its default is the Docker host's Redis, which a cluster cannot reach"
+    return needed
+
+
+def _check_together(values: dict, secrets: Mapping[str, Optional[str]],
+                    problem: Callable[[str, str], None]) -> None:
     """Rules that span several settings."""
     for flag, needs in RECEIVER_NEEDS.items():
-        if not values[flag]:
-            continue
         for key in needs:
-            setting = SETTINGS_BY_KEY[key]
-            present = key in secrets_set if setting.secret else values.get(key) is not None
-            if not present:
-                how = f"pulumi config set {'--secret ' if setting.secret else ''}{key} <value>"
-                problem(key, f"is required because {flag} is true; set it with `{how}` "
-                        f"or set {flag} to false")
-    if values["emailEnabled"] and values["smtpUsername"] and "smtpPassword" not in secrets_set:
-        problem("smtpPassword", "is required because smtpUsername is set; "
-                "set it with `pulumi config set --secret smtpPassword <value>`")
+            if values[flag] and not SETTINGS_BY_KEY[key].secret and values.get(key) is None:
+                problem(key, f"is required because {flag} is true; set it with `pulumi config set {key} "
+                        f"<value>` or set {flag} to false")
+    for key, why in required_secrets(values).items():
+        if key not in secrets:
+            problem(key, f"is required because {why}; set it with `pulumi config set --secret {key} <value>`")
     if values["celeryPurgeOfflineWorkerMetrics"] <= values["celeryWorkerTimeout"]:
         problem("celeryPurgeOfflineWorkerMetrics",
                 f"is {values['celeryPurgeOfflineWorkerMetrics']}; allowed: more seconds than "
                 f"celeryWorkerTimeout ({values['celeryWorkerTimeout']}), or a worker's series "
                 "vanish before it is ever reported down")
+    on_kubernetes = values["platform"] == "kubernetes"
     retention = _SIZE.match(values["retentionSize"])
     claim = _K8S_QUANTITY.match(values["prometheusStorageSize"])
-    if values["platform"] == "kubernetes" and retention and claim:
+    if on_kubernetes and retention and claim:
         retention_bytes = int(retention.group(1)) * _SIZE_BYTES[retention.group(2)]
         claim_bytes = int(claim.group(1)) * _QUANTITY_BYTES[claim.group(2)]
         if retention_bytes > 0.9 * claim_bytes:
             problem("retentionSize", f"is {values['retentionSize']}; allowed: at most 90% of "
                     f"prometheusStorageSize ({values['prometheusStorageSize']}), so the WAL and "
                     "compaction have room")
-    if values["platform"] == "kubernetes" and values["grafanaUrl"].startswith("http://localhost"):
-        problem("grafanaUrl", "is the dev default; allowed: the URL at which Grafana is reached "
-                "on the cluster (set it in Pulumi.<stack>.yaml)")
+    if on_kubernetes:
+        # Dev defaults (and any loopback address) exist only on a developer's machine.
+        if _is_local_host(_host_of(values["grafanaUrl"])):
+            problem("grafanaUrl", f"is {values['grafanaUrl']!r}, an address of this machine; allowed: the URL "
+                    "at which Grafana is reached on the cluster (its Ingress host)")
+        if _is_local_host(_host_of(values["backendTarget"])):
+            problem("backendTarget", f"is {values['backendTarget']!r}, an address of the Docker host or "
+                    "loopback; allowed: the backend's Service on the cluster, such as "
+                    "scheduler-backend.scheduler.svc.cluster.local:8000")
+        broker = secrets.get("celeryBrokerUrl")
+        if broker is not None and _is_local_host(_host_of(broker)):
+            problem("celeryBrokerUrl", "(secret, value not shown) points at the Docker host or loopback; "
+                    "allowed: the Redis Service the Celery workers use on the cluster")
     ports = [("prometheusPort", values["prometheusPort"]), ("alertmanagerPort", values["alertmanagerPort"]),
              ("grafanaPort", values["grafanaPort"])]
     seen: dict[int, str] = {}
@@ -632,103 +797,72 @@ def _check_together(values: dict, secrets_set: frozenset[str], problem: Callable
         seen[port] = key
 
 
+def _parsed_for_requirements(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Best-effort parsed values (bad ones left out) to tell which secrets a stack file needs."""
+    parsed: dict[str, Any] = {}
+    for key in ("platform", "watchdogHeartbeat", "emailEnabled", "smtpUsername", *RECEIVER_NEEDS):
+        setting = SETTINGS_BY_KEY[key]
+        try:
+            parsed[key] = setting.parse(raw[key]) if raw.get(key) is not None else (
+                setting.parse(setting.default) if setting.default is not None else None)
+        except ValueError:
+            parsed[key] = None
+    return parsed
+
+
+def settings_error(settings: Settings, key: str, message: str) -> SettingsError:
+    """An error about one setting found after parsing (checked against the rules), located like the others."""
+    return SettingsError(f"invalid settings for stack '{settings.stack}':\n  "
+                         f"{read_stack_file(settings.stack).where(key)}: {PROJECT}:{key} {message}")
+
+
 # --------------------------------------------------------------------------
 # Sources: Pulumi's config (inside a program) or the stack file (rendering).
 # --------------------------------------------------------------------------
 def from_pulumi() -> tuple[Settings, Secrets]:
     """Read the current stack's config through pulumi.Config (only here)."""
     import pulumi
+    from pulumi.runtime import is_config_secret
 
+    stack = pulumi.get_stack()
+    file = read_stack_file(stack)
+    if file.problems:
+        raise SettingsError(f"invalid settings for stack '{stack}':\n  " + "\n  ".join(file.problems))
     config = pulumi.Config(PROJECT)
-    raw: dict[str, Any] = {}
-    secrets: dict[str, Any] = {}
+    raw: dict[str, Any] = {key: "" for key in file.values if key not in SETTINGS_BY_KEY}
+    secret_values: dict[str, str] = {}
     for setting in SETTINGS:
-        if setting.secret:
-            value = config.get_secret(setting.key)
-            if value is not None:
-                secrets[setting.key] = value
-            continue
         value = config.get(setting.key)
-        if value is not None:
+        if value is None:
+            continue
+        if setting.secret and is_config_secret(f"{PROJECT}:{setting.key}"):
+            secret_values[setting.key] = value
+        else:
+            # A secret setting in plain text lands here and is refused by parse().
             raw[setting.key] = value
-    # Keys set in the stack file that are not settings are typos worth stopping for.
-    for key in _stack_file_keys(pulumi.get_stack()):
-        if key not in SETTINGS_BY_KEY:
-            raw.setdefault(key, "")
-    settings = parse(pulumi.get_stack(), raw, frozenset(secrets))
-    default_broker = SETTINGS_BY_KEY["celeryBrokerUrl"].default
-    return settings, Secrets(
-        celery_broker_url=secrets.get("celeryBrokerUrl", pulumi.Output.secret(default_broker)),
-        pagerduty_routing_key=secrets.get("pagerdutyRoutingKey"),
-        slack_webhook_url=secrets.get("slackWebhookUrl"),
-        smtp_password=secrets.get("smtpPassword"),
-        watchdog_webhook_url=secrets.get("watchdogWebhookUrl"),
-        grafana_admin_password=secrets.get("grafanaAdminPassword"),
-        grafana_secret_key=secrets.get("grafanaSecretKey"),
-    )
-
-
-def _stack_file_keys(stack: str) -> list[str]:
-    try:
-        document = yaml.safe_load(stack_file(stack).read_text()) or {}
-    except (OSError, yaml.YAMLError):
-        return []
-    keys = []
-    for full_key in (document.get("config") or {}):
-        namespace, _, key = str(full_key).partition(":")
-        if namespace == PROJECT:
-            keys.append(key)
-    return keys
+    settings = parse(stack, raw, secret_values, file)
+    outputs = {key: pulumi.Output.secret(value) for key, value in secret_values.items()}
+    outputs.setdefault("celeryBrokerUrl", pulumi.Output.secret(SETTINGS_BY_KEY["celeryBrokerUrl"].default))
+    return settings, Secrets(**{SETTINGS_BY_KEY[key].field: value for key, value in outputs.items()})
 
 
 def from_stack_file(stack: str) -> tuple[Settings, Secrets]:
     """Read Pulumi.<stack>.yaml directly (no Pulumi engine), for rendering.
 
     Secret values stay encrypted in the file; they come back as placeholders.
+    Rendering never sees secret values, so a secret the stack requires (a
+    receiver switched on, the Kubernetes broker and heartbeat) is shown with a
+    placeholder; `pulumi preview` is where a missing one is an error.
     """
-    path = stack_file(stack)
-    if not path.exists():
-        raise SettingsError(f"{path.name}: no such stack file (stacks: "
-                            + ", ".join(sorted(p.name[7:-5] for p in PROJECT_DIR.glob("Pulumi.*.yaml"))) + ")")
-    document = yaml.safe_load(path.read_text()) or {}
-    raw: dict[str, Any] = {}
-    secret_set: set[str] = set()
-    for full_key, value in (document.get("config") or {}).items():
-        namespace, _, key = str(full_key).partition(":")
-        if namespace != PROJECT:
-            continue
-        setting = SETTINGS_BY_KEY.get(key)
-        if setting is not None and setting.secret:
-            if isinstance(value, dict) and "secure" in value:
-                secret_set.add(key)
-                continue
-        raw[key] = value
-    # Rendering never sees secret values, so a receiver that is switched on is
-    # shown with placeholders for its secrets; `pulumi preview` is where a
-    # missing one is an error.
-    for flag, needs in RECEIVER_NEEDS.items():
-        try:
-            enabled = _boolean(raw.get(flag, False))
-        except ValueError:
-            continue
-        if enabled:
-            secret_set.update(k for k in needs if SETTINGS_BY_KEY[k].secret)
-            if flag == "emailEnabled" and raw.get("smtpUsername"):
-                secret_set.add("smtpPassword")
-    settings = parse(stack, raw, frozenset(secret_set))
-
-    def placeholder(key: str) -> Optional[str]:
-        return f"<secret {key}>" if key in secret_set else None
-
-    return settings, Secrets(
-        celery_broker_url=placeholder("celeryBrokerUrl") or "<secret celeryBrokerUrl>",
-        pagerduty_routing_key=placeholder("pagerdutyRoutingKey"),
-        slack_webhook_url=placeholder("slackWebhookUrl"),
-        smtp_password=placeholder("smtpPassword"),
-        watchdog_webhook_url=placeholder("watchdogWebhookUrl"),
-        grafana_admin_password=placeholder("grafanaAdminPassword"),
-        grafana_secret_key=placeholder("grafanaSecretKey"),
-    )
+    file = read_stack_file(stack)
+    if file.problems:
+        raise SettingsError(f"invalid settings for stack '{stack}':\n  " + "\n  ".join(file.problems))
+    secret_set = set(file.secure) | (set(required_secrets(_parsed_for_requirements(file.values)))
+                                     - set(file.values))
+    settings = parse(stack, file.values, dict.fromkeys(secret_set), file)
+    placeholders = {key: f"<secret {key}>" for key in secret_set}
+    placeholders.setdefault("celeryBrokerUrl", "<secret celeryBrokerUrl>")
+    return settings, Secrets(**{SETTINGS_BY_KEY[key].field: value for key, value in placeholders.items()})
 
 
 def config_schema() -> dict:
@@ -749,7 +883,7 @@ def settings_table() -> str:
     """The README's settings table, derived from SETTINGS."""
     rows = ["| setting | default | secret | what it is, and when to change it |", "|---|---|---|---|"]
     for setting in SETTINGS:
-        default = "—" if setting.default is None else f"`{setting.default}`"
+        default = ("required" if setting.required else "—") if setting.default is None else f"`{setting.default}`"
         rows.append(f"| `{setting.key}` | {default} | {'yes' if setting.secret else ''} | "
                     f"{setting.doc.replace('|', '/')} |")
     return "\n".join(rows)

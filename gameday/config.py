@@ -38,13 +38,13 @@ def render(stack: str, outdir: Path) -> "Rendered":
     service's command as a structured value.
     """
     from components.render import render_stack, write
-    from components.settings import SettingsError, from_stack_file
+    from components.settings import SettingsError, from_stack_file, with_secrets_set
 
     try:
         settings, _ = from_stack_file(stack)
     except SettingsError as error:
         raise GamedayError(str(error)) from None
-    settings = dataclasses.replace(settings, receivers=dataclasses.replace(settings.receivers, watchdog=True))
+    settings = with_secrets_set(settings, "watchdogWebhookUrl")
     rendered = render_stack(settings)
     write(rendered, outdir)
     for needed in ("prometheus/prometheus.yml", "alertmanager/alertmanager.yml"):

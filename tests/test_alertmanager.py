@@ -22,12 +22,14 @@ from tests.support import rules as r
 from tests.support.amtool import with_local_templates
 
 ALERTS = r.alerting_rules()
-DEV = parse("dev", {})
+DEV = parse("dev", {"platform": "docker"})
 PROD = parse("prod", {
+    "platform": "kubernetes", "grafanaUrl": "https://grafana.hospital.example",
+    "backendTarget": "scheduler-backend.scheduler.svc:8000",
     "pagerdutyEnabled": True, "slackEnabled": True, "emailEnabled": True,
     "emailTo": ["oncall@hospital.example"], "emailFrom": "alerts@hospital.example",
     "smtpSmarthost": "smtp.hospital.example:587", "smtpUsername": "alerts",
-}, frozenset({"pagerdutyRoutingKey", "slackWebhookUrl", "smtpPassword", "watchdogWebhookUrl"}))
+}, dict.fromkeys(("pagerdutyRoutingKey", "slackWebhookUrl", "smtpPassword", "watchdogWebhookUrl", "celeryBrokerUrl")))
 # What each severity calls for (the routing table), with every receiver on.
 PROD_RECEIVER = {"critical": "pagerduty", "warning": "slack", "info": "email"}
 

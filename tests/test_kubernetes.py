@@ -41,7 +41,7 @@ RAW = {
     "smtpSmarthost": "smtp.hospital.example:587",
     "storageClassName": "fast-ssd",
 }
-SECRETS_SET = frozenset({"slackWebhookUrl", "celeryBrokerUrl"})
+SECRETS_SET = dict.fromkeys(("slackWebhookUrl", "celeryBrokerUrl", "watchdogWebhookUrl"))
 
 
 def prod_settings(**overrides):

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from components.settings import PROJECT_DIR, Settings, SettingsError, from_stack_file
+from components.settings import PROJECT_DIR, Settings, SettingsError, from_stack_file, image_release
 
 CACHE_DIR = PROJECT_DIR / ".cache"
 BIN_DIR = CACHE_DIR / "bin"
@@ -36,8 +36,6 @@ BUILD_INFO = "BUILD-INFO.json"
 # The package Prometheus projects read their own version from (`--version`,
 # the build-info metric and API); the release builds set it the same way.
 VERSION_PACKAGE = "github.com/prometheus/common/version"
-# Images that are not a versioned release have nothing to build from.
-_TAG = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)$")
 
 
 class BinariesError(RuntimeError):
@@ -102,12 +100,11 @@ class Release:
 
 def release_of(product: Product, image: str) -> Release:
     """The release an image reference names, from its tag (`prom/prometheus:v3.14.0` -> 3.14.0)."""
-    tag = image.rsplit(":", 1)[-1] if ":" in image.rsplit("/", 1)[-1] else ""
-    match = _TAG.match(tag)
-    if not match:
+    release = image_release(image)
+    if release is None:
         raise BinariesError(f"{product.name} image {image!r}: its tag is not a release version such as v3.14.0, "
                             "so there is no release to build the test binaries from")
-    return Release(product, ".".join(match.groups()), image)
+    return Release(product, ".".join(map(str, release)), image)
 
 
 def committed_stacks() -> list[str]:

@@ -58,7 +58,7 @@ def render_prometheus_config(settings: Settings, topology: Topology) -> str:
         "scrape_configs": [
             _job(c.JOB_PROMETHEUS, topology.prometheus),
             {
-                **_job(settings.backend_job_name, (settings.backend_target,)),
+                **_job(c.JOB_BACKEND, (settings.backend_target,)),
                 "scheme": settings.backend_scheme,
                 "metrics_path": settings.backend_metrics_path,
             },
