@@ -7,7 +7,8 @@ from typing import Any, Optional
 import pulumi
 
 from components import constants as c
-from components.platform.base import File, HttpCheck, Platform, Resources, Workload
+from components.platform.base import File, HttpCheck, Outside, Platform, Resources, Workload
+from components.platform.topology import topology
 from components.renderers.command import Command
 from components.settings import Secrets, Settings
 
@@ -51,6 +52,10 @@ class Alertmanager(pulumi.ComponentResource):
             startup_budget_seconds=120,
             replicas=s.alertmanager_replicas,
             cluster_port=c.ALERTMANAGER_CLUSTER_PORT if args.peers else None,
+            cluster_peers=args.peers,
+            addresses=topology(s).alertmanager,
+            admits=(c.PROMETHEUS,),      # alerts and scrapes
+            reaches_outside=_receivers_outside(s),
             run_as_user=65534,
             resources=Resources("50m", "64Mi", "500m", "256Mi"),
             host_port=s.alertmanager_port,
@@ -72,3 +77,19 @@ def _secret_files(secrets: Secrets) -> list[File]:
         (c.WATCHDOG_WEBHOOK_URL_FILE, secrets.watchdog_webhook_url),
     ]
     return [File(f"{c.ALERTMANAGER_SECRETS_DIR}/{name}", value) for name, value in wanted if value is not None]
+
+
+# PagerDuty's Events API, Slack's webhooks and heartbeat services answer on HTTPS;
+# their hosts sit in secrets or vary, so only the port can be named.
+HTTPS = Outside(443)
+
+
+def _receivers_outside(settings: Settings) -> tuple[Outside, ...]:
+    """Where the switched-on receivers send notifications."""
+    r = settings.receivers
+    found: list[Outside] = []
+    if r.pagerduty or r.slack or r.watchdog:
+        found.append(HTTPS)
+    if r.email and r.smtp_smarthost:
+        found.append(Outside.host_port(r.smtp_smarthost))
+    return tuple(found)

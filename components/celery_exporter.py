@@ -7,10 +7,14 @@ from typing import Any, Optional
 import pulumi
 
 from components import constants as c
-from components.platform.base import HttpCheck, Platform, Resources, Workload
+from components.platform.base import HttpCheck, Outside, Platform, Resources, Workload
+from components.platform.topology import topology
 from components.renderers.command import Command
 from components.renderers.exporter import BROKER_URL_ENV
 from components.settings import Settings
+
+
+REDIS = (Outside(6379), Outside(6380))
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,11 @@ class CeleryExporter(pulumi.ComponentResource):
             readiness=HttpCheck("/health"),
             startup_budget_seconds=60,
             replicas=1,   # two exporters would double-count every task event
+            addresses=topology(args.settings).celery_exporter,
+            admits=(c.PROMETHEUS,),
+            # The broker's address is a secret (it carries the password): its
+            # ports, plain and the usual TLS port of managed Redis, are all that can be named.
+            reaches_outside=REDIS,
             run_as_user=65534,
             resources=Resources("50m", "64Mi", "500m", "256Mi"),
             # The image has Python but neither wget nor curl.

@@ -8,6 +8,7 @@ import pulumi
 
 from components import constants as c
 from components.platform.base import File, HttpCheck, Platform, Resources, Workload
+from components.platform.topology import topology
 from components.renderers.grafana import ADMIN_PASSWORD_FILE, SECRET_KEY_FILE
 from components.settings import Settings
 
@@ -44,6 +45,11 @@ class Grafana(pulumi.ComponentResource):
             # Database migrations on an upgrade can take a few minutes.
             startup_budget_seconds=300,
             replicas=1,   # SQLite on one volume: a second replica would corrupt it
+            addresses=topology(s).grafana,
+            admits=(c.PROMETHEUS,),                      # scraped
+            reaches=((c.PROMETHEUS, c.PROMETHEUS_PORT),),  # the datasource
+            published_url=s.grafana_url,
+            published_tls_secret=s.grafana_tls_secret_name,
             run_as_user=472,
             resources=Resources("100m", "256Mi", "1", "1Gi"),
             host_port=s.grafana_port,

@@ -7,7 +7,8 @@ from typing import Optional
 import pulumi
 
 from components import constants as c
-from components.platform.base import File, HttpCheck, Platform, Resources, Workload
+from components.platform.base import File, HttpCheck, Outside, Platform, Resources, Workload
+from components.platform.topology import topology
 from components.renderers.command import Command
 from components.settings import Settings
 
@@ -42,6 +43,14 @@ class Prometheus(pulumi.ComponentResource):
             # being slow to start would loop forever.
             startup_budget_seconds=900,
             replicas=s.prometheus_replicas,
+            addresses=topology(s).prometheus,
+            # Grafana queries it; each replica scrapes both (its own metrics and its partner's).
+            admits=(c.GRAFANA, c.PROMETHEUS),
+            # It scrapes every part of the stack and alerts every Alertmanager.
+            reaches=((c.PROMETHEUS, c.PROMETHEUS_PORT), (c.ALERTMANAGER, c.ALERTMANAGER_PORT),
+                     (c.GRAFANA, c.GRAFANA_PORT), (c.CELERY_EXPORTER, c.CELERY_EXPORTER_PORT)),
+            reaches_outside=(Outside.host_port(s.backend_target),
+                             *((Outside.url(s.remote_write_url),) if s.remote_write_url else ())),
             run_as_user=65534,
             resources=Resources("250m", "1Gi", "2", "4Gi"),
             host_port=s.prometheus_port,

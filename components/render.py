@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.platform import Topology, topology
+from components.platform.topology import Topology, topology
 from components import constants as c
 from components.renderers.alertmanager import (render_alertmanager_command, render_alertmanager_config,
                                                render_templates)

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 from components.settings import PROJECT_DIR
@@ -52,3 +54,16 @@ def test_composition_root_only_composes():
     tree = ast.parse(source)
     assert not [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))], \
         "__main__.py declares functions or classes; they belong in components/"
+
+
+def test_rendering_loads_no_pulumi_package():
+    """The renderers, the topology and the settings run without any Pulumi SDK or provider loaded."""
+    code = ("import sys\n"
+            "from components.render import render_stack\n"
+            "from components.settings import from_stack_file\n"
+            "for stack in ('dev', 'prod'):\n"
+            "    render_stack(from_stack_file(stack)[0])\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0].startswith('pulumi')))\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_DIR, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]", f"rendering loaded {result.stdout.strip()}"

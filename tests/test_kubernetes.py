@@ -7,6 +7,8 @@ secret env, a stateless exporter).
 """
 from __future__ import annotations
 
+import dataclasses
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -15,7 +17,8 @@ import pytest
 
 from components import constants as c
 from components.platform import kubernetes as kp
-from components.platform.base import File, HttpCheck, Resources, Workload
+from components.platform.base import File, HttpCheck, Outside, Resources, Workload
+from components.platform.topology import POD_NAME_ENV, kubernetes_topology, topology
 from components.settings import PROJECT, parse
 from tests.support.kubernetes_objects import (
     CONFIGMAP, CONTROLLERS, DEPLOYMENT, NAMESPACE, NETWORK_POLICY, PDB, SECRET, SERVICE, SERVICE_ACCOUNT,
@@ -102,11 +105,16 @@ def prometheus_like(settings, platform, parent) -> Workload:
         liveness=HttpCheck("/-/healthy"), readiness=HttpCheck("/-/ready"),
         startup_budget_seconds=900, replicas=settings.prometheus_replicas,
         resources=Resources("250m", "1Gi", "2", "4Gi"),
+        addresses=kubernetes_topology(settings).prometheus,
+        admits=(c.GRAFANA, c.PROMETHEUS),
+        reaches=((c.PROMETHEUS, c.PROMETHEUS_PORT), (c.ALERTMANAGER, c.ALERTMANAGER_PORT),
+                 (c.GRAFANA, c.GRAFANA_PORT), (c.CELERY_EXPORTER, c.CELERY_EXPORTER_PORT)),
+        reaches_outside=(Outside.host_port(settings.backend_target), Outside.url(settings.remote_write_url)),
     )
 
 
 def alertmanager_like(settings) -> Workload:
-    topology = kp.kubernetes_topology(settings)
+    topology = kubernetes_topology(settings)
     return Workload(
         name=c.ALERTMANAGER, image="prom/alertmanager:v0.35.0",
         args=(f"--config.file={c.ALERTMANAGER_CONFIG_DIR}/alertmanager.yml",
@@ -120,7 +128,9 @@ def alertmanager_like(settings) -> Workload:
         data_path=c.ALERTMANAGER_DATA_DIR,
         liveness=HttpCheck("/-/healthy"), readiness=HttpCheck("/-/ready"),
         startup_budget_seconds=120, replicas=settings.alertmanager_replicas,
-        cluster_port=c.ALERTMANAGER_CLUSTER_PORT,
+        cluster_port=c.ALERTMANAGER_CLUSTER_PORT, cluster_peers=topology.alertmanager_peers,
+        addresses=topology.alertmanager, admits=(c.PROMETHEUS,),
+        reaches_outside=(Outside(443), Outside.host_port(settings.smtp_smarthost)),
     )
 
 
@@ -132,6 +142,8 @@ def grafana_like() -> Workload:
         data_path=c.GRAFANA_DATA_DIR, data_size="2Gi",
         liveness=HttpCheck("/api/health"), readiness=HttpCheck("/api/health"),
         startup_budget_seconds=300, run_as_user=472,
+        admits=(c.PROMETHEUS,), reaches=((c.PROMETHEUS, c.PROMETHEUS_PORT),),
+        published_url="https://grafana.hospital.example",
     )
 
 
@@ -142,6 +154,7 @@ def exporter_like() -> Workload:
         # A plain string on purpose: the platform must make it secret itself.
         secret_env={"CE_BROKER_URL": BROKER_URL},
         liveness=HttpCheck("/health"), readiness=HttpCheck("/health"),
+        admits=(c.PROMETHEUS,), reaches_outside=(Outside(6379),),
     )
 
 
@@ -168,7 +181,7 @@ def run(settings):
 # Topology.
 # --------------------------------------------------------------------------
 def test_topology_addresses_every_replica_through_the_headless_service(settings):
-    topology = kp.kubernetes_topology(settings)
+    topology = kubernetes_topology(settings)
     assert topology.prometheus == ("prometheus-0.prometheus.monitoring.svc:9090",
                                    "prometheus-1.prometheus.monitoring.svc:9090")
     assert topology.alertmanager == tuple(f"alertmanager-{i}.alertmanager.monitoring.svc:9093" for i in range(3))
@@ -181,7 +194,7 @@ def test_topology_addresses_every_replica_through_the_headless_service(settings)
 
 
 def test_topology_follows_namespace_and_replica_settings():
-    topology = kp.kubernetes_topology(prod_settings(namespace="obs", alertmanagerReplicas="1",
+    topology = kubernetes_topology(prod_settings(namespace="obs", alertmanagerReplicas="1",
                                                     prometheusReplicas="3"))
     assert topology.alertmanager == ("alertmanager-0.alertmanager.obs.svc:9093",)
     assert topology.alertmanager_peers == (), "a lone Alertmanager has no one to gossip with"
@@ -189,8 +202,7 @@ def test_topology_follows_namespace_and_replica_settings():
 
 
 def test_topology_is_what_the_dispatcher_returns_on_kubernetes(settings):
-    from components.platform import topology
-    assert topology(settings) == kp.kubernetes_topology(settings)
+    assert topology(settings) == kubernetes_topology(settings)
 
 
 # --------------------------------------------------------------------------
@@ -390,29 +402,50 @@ def test_probes_resources_and_pod_name_for_the_replica_label(run):
     assert container["livenessProbe"]["httpGet"] == {"path": "/-/healthy", "port": "http"}
     assert container["resources"] == {"requests": {"cpu": "250m", "memory": "1Gi"},
                                       "limits": {"cpu": "2", "memory": "4Gi"}}
-    (pod_name,) = [e for e in container["env"] if e["name"] == kp.POD_NAME_ENV]
+    (pod_name,) = [e for e in container["env"] if e["name"] == POD_NAME_ENV]
     assert pod_name["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
 
 
 def test_alertmanager_advertises_its_pod_ip_and_keeps_the_components_peers(run, settings):
     args = pod_spec(manifest(run.one(STATEFULSET, c.ALERTMANAGER)))["containers"][0]["args"]
     peers = [a.split("=", 1)[1] for a in args if a.startswith("--cluster.peer=")]
-    assert tuple(peers) == kp.kubernetes_topology(settings).alertmanager_peers
+    assert tuple(peers) == kubernetes_topology(settings).alertmanager_peers
     assert "--cluster.advertise-address=[$(POD_IP)]:9094" in args
     assert args.count("--cluster.listen-address=0.0.0.0:9094") == 1
 
 
 def test_peers_that_are_not_the_pods_are_refused(settings):
-    wrong = alertmanager_like(settings)
-    wrong = Workload(**{**wrong.__dict__, "args": wrong.args[:2] + ("--cluster.peer=alertmanager:9094",)})
-    with pytest.raises(ValueError, match="cluster.peer"):
+    wrong = dataclasses.replace(alertmanager_like(settings), cluster_peers=("alertmanager:9094",))
+    with pytest.raises(ValueError, match="cluster peers"):
         run_platform(settings, lambda platform, parent: [platform.place(wrong, parent)])
 
 
 def test_replica_counts_other_than_the_topologys_are_refused(settings):
-    wrong = Workload(**{**alertmanager_like(settings).__dict__, "replicas": 2})
-    with pytest.raises(ValueError, match="replicas"):
+    wrong = dataclasses.replace(alertmanager_like(settings), replicas=2)
+    with pytest.raises(ValueError, match="the configs address it as"):
         run_platform(settings, lambda platform, parent: [platform.place(wrong, parent)])
+
+
+@pytest.mark.parametrize("change, problem", [
+    (dict(reaches=((c.PROMETHEUS, 9091),)), "grafana reaches prometheus on [9091], which serves on 9090"),
+    (dict(reaches=()), "grafana does not reach prometheus, which admits it"),
+    (dict(admits=()), "prometheus reaches grafana, which does not admit it"),
+])
+def test_flows_whose_two_halves_disagree_are_refused(settings, change, problem):
+    def build(platform, parent):
+        return [platform.place(prometheus_like(settings, platform, parent), parent),
+                platform.place(dataclasses.replace(grafana_like(), **change), parent)]
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        run_platform(settings, build)
+
+
+def test_the_platforms_know_no_service_by_name():
+    from components.settings import PROJECT_DIR
+    for module in ("kubernetes.py", "docker.py", "base.py"):
+        source = (PROJECT_DIR / "components/platform" / module).read_text()
+        assert "components import constants" not in source, module
+        for service in (c.PROMETHEUS, c.ALERTMANAGER, c.GRAFANA, c.CELERY_EXPORTER):
+            assert f'"{service}"' not in source, f"{module} names {service}"
 
 
 # --------------------------------------------------------------------------
@@ -454,14 +487,16 @@ def test_every_manifest_passes_the_strict_schema(run):
     ("scheduler-backend.scheduler.svc.cluster.local", kp.Destination(8000, namespace="scheduler")),
     ("10.1.2.3", kp.Destination(8000, cidr="10.1.2.3/32")),
     ("backend.hospital.example", kp.Destination(8000)),
+    (None, kp.Destination(8000)),
 ])
 def test_destinations_narrow_as_far_as_a_policy_can(host, expected):
-    assert kp.destination(host, 8000) == expected
+    assert kp.destination(Outside(8000, host)) == expected
 
 
 def test_url_destinations_default_their_port():
-    assert kp.url_destination("https://mimir.example/api/v1/push") == kp.Destination(443)
-    assert kp.url_destination("http://thanos.obs.svc:19291/api/v1/receive") == kp.Destination(19291, namespace="obs")
+    assert kp.destination(Outside.url("https://mimir.example/api/v1/push")) == kp.Destination(443)
+    assert kp.destination(Outside.url("http://thanos.obs.svc:19291/api/v1/receive")) == \
+        kp.Destination(19291, namespace="obs")
 
 
 def test_secret_file_keys_are_valid_secret_keys():

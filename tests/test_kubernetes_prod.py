@@ -19,6 +19,7 @@ import yaml
 
 from components import constants as c
 from components.platform import kubernetes as kp
+from components.platform.topology import POD_NAME_ENV
 from components.settings import PROJECT
 from tests.support import pulumi_mocks
 from tests.support import rules as r
@@ -126,7 +127,7 @@ def test_prometheus_alerts_every_alertmanager_directly_and_labels_its_replica(pr
     assert any(rule.get("action") == "labeldrop" and rule.get("regex") == "replica"
                for rule in config["alerting"]["alert_relabel_configs"]), "replica must not split alerts"
     container = pod_spec(objects(prod, STATEFULSET)[c.PROMETHEUS])["containers"][0]
-    (pod_name,) = [e for e in container["env"] if e["name"] == kp.POD_NAME_ENV]
+    (pod_name,) = [e for e in container["env"] if e["name"] == POD_NAME_ENV]
     assert pod_name["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
     # Both replicas run the same config, so both scrape every target.
     prometheus_targets = next(sc["targets"] for job in config["scrape_configs"] if job["job_name"] == c.JOB_PROMETHEUS

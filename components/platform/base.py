@@ -1,14 +1,17 @@
 """What a workload is, independently of where it runs.
 
-Components describe their service as a `Workload`; a `Platform` (Docker or
-Kubernetes) places it. Components never ask which platform they are on: what
-differs (addresses, replica counts, how files and secrets travel) is answered
-by the platform.
+Components describe their service as a `Workload`, network flows included
+(who may reach it, what it reaches, whether people reach it, its peers); a
+`Platform` (Docker or Kubernetes) places it and turns that description into
+objects without knowing any service by name. Components never ask which
+platform they are on: what differs (how files, secrets and flows travel) is
+answered by the platform.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Protocol
+from typing import Any, Iterable, Mapping, Optional, Protocol
+from urllib.parse import urlparse
 
 import pulumi
 
@@ -41,6 +44,28 @@ class Resources:
 
 
 @dataclass(frozen=True)
+class Outside:
+    """A connection a workload opens to something outside the stack.
+
+    `host` is a DNS name or an IP literal, or None when the address is not
+    known here (a secret URL, a receiver's provider): then only the port is.
+    """
+    port: int
+    host: Optional[str] = None
+    protocol: str = "TCP"
+
+    @classmethod
+    def url(cls, url: str) -> "Outside":
+        parsed = urlparse(url)
+        return cls(parsed.port or (443 if parsed.scheme == "https" else 80), parsed.hostname or None)
+
+    @classmethod
+    def host_port(cls, host_port: str) -> "Outside":
+        host, _, port = host_port.rpartition(":")
+        return cls(int(port), host.strip("[]") or None)
+
+
+@dataclass(frozen=True)
 class Workload:
     """One service of the stack, as the platforms need to know it."""
     name: str                                  # DNS name of the service on both platforms
@@ -58,12 +83,41 @@ class Workload:
     startup_budget_seconds: int = 60           # how long it may take to become live
     replicas: int = 1                          # what the component asks for; the platform may cap it
     cluster_port: Optional[int] = None         # peer-to-peer port (Alertmanager gossip)
+    cluster_peers: tuple[str, ...] = ()        # gossip address of every replica, itself included
+    # The addresses the rest of the stack uses for its replicas (the topology
+    # rendered into the configs); the platform refuses to place a workload
+    # whose objects would answer at other names.
+    addresses: tuple[str, ...] = ()
+    # Network flows inside the stack: services that connect to `port`, and
+    # (service, port) pairs it connects to; each side declares its half and the
+    # platform checks the halves agree.
+    admits: tuple[str, ...] = ()
+    reaches: tuple[tuple[str, int], ...] = ()
+    reaches_outside: tuple[Outside, ...] = ()  # connections leaving the stack
+    published_url: Optional[str] = None        # where people reach it (an Ingress on Kubernetes)
+    published_tls_secret: Optional[str] = None  # the certificate for that URL's host, where the platform holds one
     run_as_user: int = 65534
     resources: Resources = Resources("100m", "128Mi", "500m", "512Mi")
     host_port: Optional[int] = None            # published on 127.0.0.1 where the platform publishes ports
     # A command that exits 0 when the service is healthy, for platforms whose
     # health checks run inside the container (Docker); images differ in tools.
     health_command: tuple[str, ...] = ()
+
+
+def flow_mismatches(placed: Iterable[Workload], new: Workload) -> list[str]:
+    """Where `new` and the workloads already placed disagree about who connects to whom, and on which port."""
+    problems = []
+    for other in [*placed, new]:
+        for client, server in ((new, new),) if other is new else ((new, other), (other, new)):
+            reaches = {port for service, port in client.reaches if service == server.name}
+            admitted = client.name in server.admits
+            if reaches and reaches != {server.port}:
+                problems.append(f"{client.name} reaches {server.name} on {sorted(reaches)}, which serves on "
+                                f"{server.port}")
+            if bool(reaches) != admitted:
+                problems.append(f"{client.name} {'reaches' if reaches else 'does not reach'} {server.name}, "
+                                f"which {'admits' if admitted else 'does not admit'} it")
+    return problems
 
 
 @dataclass(frozen=True)

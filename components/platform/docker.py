@@ -15,7 +15,8 @@ from typing import Optional
 import pulumi
 import pulumi_docker as docker
 
-from components.platform.base import File, Placed, Workload
+from components.platform.base import File, Placed, Workload, flow_mismatches
+from components.platform.topology import container_address
 from components.settings import PROJECT, Settings
 
 # Names and ports are fixed, so a replacement must remove the old container first.
@@ -27,12 +28,30 @@ class DockerPlatform:
         self.settings = settings
         self.prefix = f"{PROJECT}-{settings.stack}"
         self.network = docker.Network(f"{name}-network", name=f"{self.prefix}", opts=opts)
+        self.placed: list[Workload] = []
 
     def publish(self, name: str, file: File, parent: pulumi.Resource) -> File:
         # No standalone config object outside Swarm: the file rides along as an upload.
         return file
 
+    def _check(self, workload: Workload) -> None:
+        """Refuse a workload the rendered configs would misaddress, or whose flows disagree with its peers'.
+
+        One network lets every container reach every other, so the flows are
+        not enforced here; they are still checked, so a stack that works on
+        Docker does not fail on Kubernetes for a flow nobody declared.
+        """
+        answers_at = (container_address(workload.name, workload.port),)
+        if workload.addresses and workload.addresses != answers_at:
+            raise ValueError(f"{workload.name}: the configs address it as {workload.addresses}, but its "
+                             f"container answers at {answers_at}")
+        problems = flow_mismatches(self.placed, workload)
+        if problems:
+            raise ValueError(f"{workload.name}: " + "; ".join(problems))
+
     def place(self, workload: Workload, parent: pulumi.Resource) -> Placed:
+        self._check(workload)
+        self.placed.append(workload)
         child = pulumi.ResourceOptions(parent=parent)
         image = docker.RemoteImage(f"{workload.name}-image", name=workload.image, keep_locally=True, opts=child)
         volumes = []

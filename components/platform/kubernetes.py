@@ -1,8 +1,11 @@
 """The Kubernetes platform: workloads as StatefulSets/Deployments in one namespace.
 
-Addresses (`kubernetes_topology`) and objects (`KubernetesPlatform`) come from
-the same naming helpers below, so the addresses rendered into prometheus.yml
-are exactly the DNS names the cluster gives the pods.
+Addresses (`components.platform.topology`) and objects (`KubernetesPlatform`)
+come from the same naming helpers, so the addresses rendered into
+prometheus.yml are exactly the DNS names the cluster gives the pods; a
+workload whose declared addresses differ is refused. The platform knows no
+service by name: every flow, the Ingress and the peers come from the
+workload's own description.
 
 Per workload `place()` creates:
 - a ServiceAccount without an API token (nothing here talks to the API server:
@@ -13,8 +16,9 @@ Per workload `place()` creates:
 - a headless Service `<name>` (per-pod DNS, peer discovery) and a ClusterIP
   Service `<name>-lb` (load-balanced, for Grafana's datasource and ingress);
 - a PodDisruptionBudget letting one replica go at a time;
-- a NetworkPolicy opening only the flows in `INTERNAL_FLOWS` and the external
-  ones the settings call for, on top of a namespace-wide default deny.
+- a NetworkPolicy opening only the flows the workload declares (who it admits,
+  what it reaches inside and outside the stack, the ingress controller when it
+  is published), on top of a namespace-wide default deny.
 
 How configuration changes roll out (and why a bad one never replaces a good one):
 ConfigMaps and Secrets are auto-named by Pulumi and replaced, never edited, when
@@ -72,13 +76,13 @@ from pulumi_kubernetes.networking.v1 import (
 )
 from pulumi_kubernetes.policy.v1 import PodDisruptionBudgetSpecArgs
 
-from components import constants as c
-from components.platform import Topology
-from components.platform.base import File, Placed, Workload
+from components.platform.base import File, Outside, Placed, Workload, flow_mismatches
+from components.platform.topology import (POD_NAME_ENV, balanced_service_name, headless_service_name,
+                                          pod_addresses, service_address)
 from components.settings import PROJECT, Settings
 
 # --------------------------------------------------------------------------
-# Names and addresses, shared by the topology and the objects.
+# Names and labels of the objects (addresses: components.platform.topology).
 # --------------------------------------------------------------------------
 NAME_LABEL = "app.kubernetes.io/name"
 PART_OF_LABEL = "app.kubernetes.io/part-of"
@@ -87,84 +91,12 @@ DATA_VOLUME = "data"
 FILES_VOLUME = "files"
 # Where a ConfigMap's file goes, for whoever reads the cluster rather than the code.
 FILE_ANNOTATION = "scheduler-monitoring/path"
-
-# The environment variable the `replica` external label expands to. Prometheus 3
-# expands ${VAR} in external_labels by default (the 2.x expand-external-labels
-# flag became the default behaviour), and the downward API sets it to the pod's
-# name, so both HA replicas share one prometheus.yml yet label their series apart.
-POD_NAME_ENV = "POD_NAME"
 POD_IP_ENV = "POD_IP"
 
 # Cluster DNS. Pods resolve names through kube-dns/CoreDNS in kube-system; the
 # label is the one both kubeadm and the managed offerings put on those pods.
 DNS_NAMESPACE = "kube-system"
 DNS_POD_LABELS = {"k8s-app": "kube-dns"}
-
-# The Redis broker's address is a secret (it carries the password), so the
-# exporter's egress is opened on Redis's ports rather than on the host.
-REDIS_PORTS = (6379, 6380)        # plain and the usual TLS port of managed Redis
-HTTPS_PORT = 443                  # PagerDuty, Slack and webhook receivers
-
-
-# Connections between the stack's own pods: (client, server, server port).
-# Each server's NetworkPolicy admits exactly these, and each client's allows
-# them out; a workload whose port differs from the table is refused in place().
-INTERNAL_FLOWS: tuple[tuple[str, str, int], ...] = (
-    (c.GRAFANA, c.PROMETHEUS, c.PROMETHEUS_PORT),            # datasource queries
-    (c.PROMETHEUS, c.PROMETHEUS, c.PROMETHEUS_PORT),         # each replica scrapes both
-    (c.PROMETHEUS, c.ALERTMANAGER, c.ALERTMANAGER_PORT),     # alerts to every Alertmanager + scrape
-    (c.PROMETHEUS, c.GRAFANA, c.GRAFANA_PORT),               # scrape
-    (c.PROMETHEUS, c.CELERY_EXPORTER, c.CELERY_EXPORTER_PORT),  # scrape
-)
-
-
-def headless_service_name(name: str) -> str:
-    """The governing Service: gives each pod `<pod>.<name>.<ns>.svc`."""
-    return name
-
-
-def balanced_service_name(name: str) -> str:
-    """The ClusterIP Service spreading connections over ready replicas."""
-    return f"{name}-lb"
-
-
-def pod_addresses(name: str, namespace: str, replicas: int, port: int) -> tuple[str, ...]:
-    """host:port of every StatefulSet pod, through the headless Service."""
-    service = headless_service_name(name)
-    return tuple(f"{name}-{i}.{service}.{namespace}.svc:{port}" for i in range(replicas))
-
-
-def service_address(service: str, namespace: str, port: int) -> str:
-    return f"{service}.{namespace}.svc:{port}"
-
-
-def alertmanager_peers(namespace: str, replicas: int, cluster_port: int) -> tuple[str, ...]:
-    """Gossip addresses; empty for a lone Alertmanager, which needs no cluster."""
-    if replicas < 2:
-        return ()
-    return pod_addresses(c.ALERTMANAGER, namespace, replicas, cluster_port)
-
-
-def kubernetes_topology(settings: Settings) -> Topology:
-    ns = settings.namespace
-    return Topology(
-        prometheus=pod_addresses(c.PROMETHEUS, ns, settings.prometheus_replicas, c.PROMETHEUS_PORT),
-        # Every Alertmanager is listed: Prometheus must send each alert to all of
-        # them (they deduplicate by gossip); a load-balanced Service would hand
-        # each alert to one only, and a partitioned one would never hear of it.
-        alertmanager=pod_addresses(c.ALERTMANAGER, ns, settings.alertmanager_replicas,
-                                   c.ALERTMANAGER_PORT),
-        alertmanager_peers=alertmanager_peers(ns, settings.alertmanager_replicas,
-                                              c.ALERTMANAGER_CLUSTER_PORT),
-        # Single replicas: the headless name resolves to the pod itself, so the
-        # `instance` label stays stable across pod restarts.
-        grafana=(service_address(headless_service_name(c.GRAFANA), ns, c.GRAFANA_PORT),),
-        celery_exporter=(service_address(headless_service_name(c.CELERY_EXPORTER), ns,
-                                         c.CELERY_EXPORTER_PORT),),
-        prometheus_url="http://" + service_address(balanced_service_name(c.PROMETHEUS), ns,
-                                                   c.PROMETHEUS_PORT),
-        replica_label="${" + POD_NAME_ENV + "}",
-    )
 
 
 # --------------------------------------------------------------------------
@@ -189,54 +121,28 @@ class Destination:
     port: int
     namespace: Optional[str] = None
     cidr: Optional[str] = None
+    protocol: str = "TCP"
 
 
-def destination(host: str, port: int) -> Destination:
-    """Narrow an egress to `host` as far as a NetworkPolicy can.
+def destination(outside: Outside) -> Destination:
+    """Narrow an egress to the host as far as a NetworkPolicy can.
 
     A policy cannot name DNS hosts: an in-cluster Service name narrows to its
     namespace, an IP literal to itself, anything else stays open on the port only.
     Note that policies see the pod's port after Service translation.
     """
-    try:
-        address = ipaddress.ip_address(host)
-        return Destination(port, cidr=f"{address}/{32 if address.version == 4 else 128}")
-    except ValueError:
-        pass
-    parts = host.split(".")
-    # <service>.<namespace>.svc, optionally followed by the cluster domain.
-    if len(parts) >= 3 and parts[2] == "svc":
-        return Destination(port, namespace=parts[1])
-    return Destination(port)
-
-
-def url_destination(url: str) -> Destination:
-    parsed = urlparse(url)
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    return destination(parsed.hostname or "", port)
-
-
-def host_port_destination(host_port: str) -> Destination:
-    host, _, port = host_port.rpartition(":")
-    return destination(host, int(port))
-
-
-def external_destinations(settings: Settings, name: str) -> list[Destination]:
-    """Connections a workload opens to things outside the namespace."""
-    found: list[Destination] = []
-    if name == c.PROMETHEUS:
-        found.append(host_port_destination(settings.backend_target))
-        if settings.remote_write_url:
-            found.append(url_destination(settings.remote_write_url))
-    elif name == c.CELERY_EXPORTER:
-        found.extend(Destination(port) for port in REDIS_PORTS)
-    elif name == c.ALERTMANAGER:
-        receivers = settings.receivers
-        if receivers.pagerduty or receivers.slack or receivers.watchdog:
-            found.append(Destination(HTTPS_PORT))
-        if receivers.email and receivers.smtp_smarthost:
-            found.append(host_port_destination(receivers.smtp_smarthost))
-    return found
+    if outside.host:
+        try:
+            address = ipaddress.ip_address(outside.host)
+            return Destination(outside.port, cidr=f"{address}/{32 if address.version == 4 else 128}",
+                               protocol=outside.protocol)
+        except ValueError:
+            pass
+        parts = outside.host.split(".")
+        # <service>.<namespace>.svc, optionally followed by the cluster domain.
+        if len(parts) >= 3 and parts[2] == "svc":
+            return Destination(outside.port, namespace=parts[1], protocol=outside.protocol)
+    return Destination(outside.port, protocol=outside.protocol)
 
 
 def timeout_minutes(workload: Workload) -> int:
@@ -268,7 +174,7 @@ class KubernetesPlatform:
     def __init__(self, settings: Settings, name: str, opts: Optional[pulumi.ResourceOptions] = None):
         self.settings = settings
         self.name = name
-        self.topology = kubernetes_topology(settings)
+        self.placed: list[Workload] = []
         opts = opts or pulumi.ResourceOptions()
         restricted = {f"pod-security.kubernetes.io/{mode}": "restricted"
                       for mode in ("enforce", "audit", "warn")}
@@ -328,25 +234,25 @@ class KubernetesPlatform:
         return {NAME_LABEL: name, PART_OF_LABEL: PROJECT}
 
     def _check(self, workload: Workload) -> None:
-        """Refuse workloads the topology (already rendered into prometheus.yml) would misaddress."""
-        expected = {c.PROMETHEUS: self.settings.prometheus_replicas,
-                    c.ALERTMANAGER: self.settings.alertmanager_replicas}.get(workload.name)
-        if expected is not None and workload.replicas != expected:
-            raise ValueError(f"{workload.name}: {workload.replicas} replicas, but the topology "
-                             f"(alerting targets, peers) lists {expected}")
-        served = {server: port for _, server, port in INTERNAL_FLOWS}
-        if workload.name in served and served[workload.name] != workload.port:
-            raise ValueError(f"{workload.name}: serves on {workload.port}, but the network policies "
-                             f"open {served[workload.name]}")
+        """Refuse a workload the rendered configs would misaddress, or whose flows disagree with its peers'."""
+        ns = self.settings.namespace
+        # Each pod by name (StatefulSet), or a single replica by its headless Service.
+        answers_at = {pod_addresses(workload.name, ns, workload.replicas, workload.port)} if workload.data_path else set()
+        if workload.replicas == 1:
+            answers_at.add((service_address(headless_service_name(workload.name), ns, workload.port),))
+        if workload.addresses and workload.addresses not in answers_at:
+            raise ValueError(f"{workload.name}: the configs address it as {workload.addresses}, but its pods "
+                             f"answer at {' or '.join(map(str, sorted(answers_at)))}")
         if workload.cluster_port:
-            expected_peers = pod_addresses(workload.name, self.settings.namespace, workload.replicas,
-                                           workload.cluster_port)
-            peers = tuple(a.split("=", 1)[1] for a in workload.args if a.startswith("--cluster.peer="))
-            if peers != expected_peers:
-                raise ValueError(f"{workload.name}: --cluster.peer arguments {peers} are not the "
+            if workload.replicas > 1 and workload.data_path is None:
+                raise ValueError(f"{workload.name}: a cluster needs stable pod names (set data_path)")
+            expected_peers = pod_addresses(workload.name, ns, workload.replicas, workload.cluster_port)
+            if workload.cluster_peers != expected_peers:
+                raise ValueError(f"{workload.name}: its cluster peers {workload.cluster_peers} are not the "
                                  f"pods' addresses {expected_peers}")
-        if workload.replicas > 1 and workload.data_path is None and workload.cluster_port:
-            raise ValueError(f"{workload.name}: a cluster needs stable pod names (set data_path)")
+        problems = flow_mismatches(self.placed, workload)
+        if problems:
+            raise ValueError(f"{workload.name}: " + "; ".join(problems))
 
     # ---------------------------------------------------------------- place
     def place(self, workload: Workload, parent: pulumi.Resource) -> Placed:
@@ -423,16 +329,16 @@ class KubernetesPlatform:
             opts=fixed,
         )
         self._network_policy(workload, labels, fixed)
+        self.placed.append(workload)
 
         ns = self.settings.namespace
         internal_url = pulumi.Output.from_input(
             "http://" + service_address(balanced_service_name(name), ns, workload.port))
-        if name == c.GRAFANA:
+        if workload.published_url:
             self._ingress(workload, labels, fixed)
-            external_url = pulumi.Output.from_input(self.settings.grafana_url)
+            external_url = pulumi.Output.from_input(workload.published_url)
         else:
-            # Prometheus and Alertmanager have no public entry: people use
-            # `kubectl -n <ns> port-forward svc/<name>-lb <port>`.
+            # Without a public entry, people use `kubectl -n <ns> port-forward svc/<name>-lb <port>`.
             external_url = internal_url
         return Placed(name=name, internal_url=internal_url, external_url=external_url,
                       ready=[controller])
@@ -683,29 +589,28 @@ class KubernetesPlatform:
         )
 
     def _network_policy(self, workload: Workload, labels: dict, opts: pulumi.ResourceOptions) -> None:
-        name = workload.name
-
+        """Exactly the flows the workload declares, on top of the namespace's default deny."""
         def pods(app: str) -> NetworkPolicyPeerArgs:
             return NetworkPolicyPeerArgs(pod_selector=LabelSelectorArgs(match_labels=self._selector(app)))
 
         ingress = [NetworkPolicyIngressRuleArgs(from_=[pods(client)],
-                                                ports=[NetworkPolicyPortArgs(port=port, protocol="TCP")])
-                   for client, server, port in INTERNAL_FLOWS if server == name]
+                                                ports=[NetworkPolicyPortArgs(port=workload.port, protocol="TCP")])
+                   for client in workload.admits]
         egress = [NetworkPolicyEgressRuleArgs(to=[pods(server)],
                                               ports=[NetworkPolicyPortArgs(port=port, protocol="TCP")])
-                  for client, server, port in INTERNAL_FLOWS if client == name]
+                  for server, port in workload.reaches]
         if workload.cluster_port:
             gossip = [NetworkPolicyPortArgs(port=workload.cluster_port, protocol=protocol)
                       for protocol in ("TCP", "UDP")]
-            ingress.append(NetworkPolicyIngressRuleArgs(from_=[pods(name)], ports=gossip))
-            egress.append(NetworkPolicyEgressRuleArgs(to=[pods(name)], ports=gossip))
-        if name == c.GRAFANA:
-            ingress_namespace = self.settings.ingress_namespace
+            ingress.append(NetworkPolicyIngressRuleArgs(from_=[pods(workload.name)], ports=gossip))
+            egress.append(NetworkPolicyEgressRuleArgs(to=[pods(workload.name)], ports=gossip))
+        if workload.published_url:
+            # People come in through the ingress controller only.
             ingress.append(NetworkPolicyIngressRuleArgs(
                 from_=[NetworkPolicyPeerArgs(namespace_selector=LabelSelectorArgs(
-                    match_labels={NAMESPACE_NAME_LABEL: ingress_namespace}))],
+                    match_labels={NAMESPACE_NAME_LABEL: self.settings.ingress_namespace}))],
                 ports=[NetworkPolicyPortArgs(port=workload.port, protocol="TCP")]))
-        for target in external_destinations(self.settings, name):
+        for target in map(destination, workload.reaches_outside):
             peers = None
             if target.namespace:
                 peers = [NetworkPolicyPeerArgs(namespace_selector=LabelSelectorArgs(
@@ -713,10 +618,10 @@ class KubernetesPlatform:
             elif target.cidr:
                 peers = [NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=target.cidr))]
             egress.append(NetworkPolicyEgressRuleArgs(
-                to=peers, ports=[NetworkPolicyPortArgs(port=target.port, protocol="TCP")]))
+                to=peers, ports=[NetworkPolicyPortArgs(port=target.port, protocol=target.protocol)]))
         k8s.networking.v1.NetworkPolicy(
-            name,
-            metadata=self._metadata(name, labels),
+            workload.name,
+            metadata=self._metadata(workload.name, labels),
             spec=NetworkPolicySpecArgs(
                 pod_selector=LabelSelectorArgs(match_labels=labels),
                 policy_types=["Ingress", "Egress"],
@@ -727,9 +632,9 @@ class KubernetesPlatform:
         )
 
     def _ingress(self, workload: Workload, labels: dict, opts: pulumi.ResourceOptions) -> None:
-        """Grafana at settings.grafana_url, through the cluster's ingress controller."""
-        url = urlparse(self.settings.grafana_url)
-        tls_secret = self.settings.grafana_tls_secret_name
+        """The workload at its published URL, through the cluster's ingress controller."""
+        url = urlparse(workload.published_url)
+        tls_secret = workload.published_tls_secret
         k8s.networking.v1.Ingress(
             workload.name,
             metadata=self._metadata(workload.name, labels),

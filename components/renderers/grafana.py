@@ -7,7 +7,7 @@ import io
 import yaml
 
 from components import constants as c
-from components.platform import Topology
+from components.platform.topology import Topology
 from components.settings import Settings
 
 ADMIN_PASSWORD_FILE = f"{c.GRAFANA_SECRETS_DIR}/admin_password"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import yaml
 
 from components import constants as c
-from components.platform import Topology
+from components.platform.topology import Topology
 from components.renderers.command import Command
 from components.settings import Settings, duration_seconds
 
