@@ -72,7 +72,9 @@ def _secret_files(secrets: Secrets) -> list[File]:
     """Each configured receiver secret as a file the config points to with *_file."""
     wanted: list[tuple[str, Any]] = [
         (c.PAGERDUTY_ROUTING_KEY_FILE, secrets.pagerduty_routing_key),
+        (c.PAGERDUTY_CLINICAL_ROUTING_KEY_FILE, secrets.pagerduty_clinical_routing_key),
         (c.SLACK_WEBHOOK_URL_FILE, secrets.slack_webhook_url),
+        (c.SLACK_CLINICAL_WEBHOOK_URL_FILE, secrets.slack_clinical_webhook_url),
         (c.SMTP_PASSWORD_FILE, secrets.smtp_password),
         (c.WATCHDOG_WEBHOOK_URL_FILE, secrets.watchdog_webhook_url),
     ]

@@ -45,7 +45,9 @@ GRAFANA_SECRETS_DIR = "/etc/grafana/secrets"
 
 # File names of the receiver secrets under ALERTMANAGER_SECRETS_DIR.
 PAGERDUTY_ROUTING_KEY_FILE = "pagerduty_routing_key"
+PAGERDUTY_CLINICAL_ROUTING_KEY_FILE = "pagerduty_clinical_routing_key"
 SLACK_WEBHOOK_URL_FILE = "slack_webhook_url"
+SLACK_CLINICAL_WEBHOOK_URL_FILE = "slack_clinical_webhook_url"
 SMTP_PASSWORD_FILE = "smtp_password"
 WATCHDOG_WEBHOOK_URL_FILE = "watchdog_webhook_url"
 

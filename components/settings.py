@@ -405,17 +405,31 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("pagerdutyEnabled", _boolean, False,
             "Page critical alerts through PagerDuty. Needs pagerdutyRoutingKey.", kind="boolean"),
     Setting("pagerdutyRoutingKey", _secret_text, None,
-            "PagerDuty Events API v2 integration (routing) key of the on-call service.", secret=True),
+            "PagerDuty Events API v2 integration (routing) key of the engineering on-call service: pages "
+            "of every tier but clinical (application, background, monitoring).", secret=True),
+    Setting("pagerdutyClinicalRoutingKey", _secret_text, None,
+            "PagerDuty Events API v2 routing key of the clinical on-call service (e.g. the chief "
+            "resident's rota): pages of tier clinical (ACGME violations, staffing, coverage), which an "
+            "engineer cannot act on. Required with pagerdutyEnabled.", secret=True),
     Setting("slackEnabled", _boolean, False,
             "Send warning alerts to Slack. Needs slackWebhookUrl.", kind="boolean"),
     Setting("slackWebhookUrl", _secret_url, None,
             "Slack incoming webhook URL of the warnings channel.", secret=True),
     Setting("slackChannel", _channel, "#scheduler-alerts",
             "Slack channel for warnings; the webhook's default channel is overridden by it."),
+    Setting("slackClinicalWebhookUrl", _secret_url, None,
+            "Slack incoming webhook of the clinical team's channel: warnings of tier clinical go there "
+            "instead of slackWebhookUrl. Unset: they go to the shared channel.", secret=True),
+    Setting("slackClinicalChannel", _channel, None,
+            "Channel for clinical warnings, overriding the clinical webhook's own; only with "
+            "slackClinicalWebhookUrl."),
     Setting("emailEnabled", _boolean, False,
             "Send info alerts by e-mail. Needs emailTo, emailFrom and smtpSmarthost.", kind="boolean"),
     Setting("emailTo", _list(_email), None,
             "Recipients of info alerts (a list); usually the scheduling team's shared mailbox.", kind="array"),
+    Setting("emailClinicalTo", _list(_email), None,
+            "Recipients of info alerts of tier clinical (a list), e.g. the program coordinators; unset: "
+            "they go to emailTo.", kind="array"),
     Setting("emailFrom", _email, None, "Sender address of alert e-mails; must be accepted by the SMTP relay."),
     Setting("smtpSmarthost", _host_port, None, "SMTP relay as host:port, e.g. smtp.hospital.example:587."),
     Setting("smtpUsername", _word, None, "SMTP user, when the relay needs authentication."),
@@ -491,7 +505,10 @@ class Receivers:
     email: bool
     watchdog: bool
     slack_channel: str
+    slack_clinical: bool
+    slack_clinical_channel: Optional[str]
     email_to: tuple[str, ...]
+    email_clinical_to: tuple[str, ...]
     email_from: Optional[str]
     smtp_smarthost: Optional[str]
     smtp_username: Optional[str]
@@ -510,7 +527,10 @@ class _SettingsViews:
         return Receivers(
             pagerduty=self.pagerduty_enabled, slack=self.slack_enabled, email=self.email_enabled,
             watchdog="watchdogWebhookUrl" in self.secrets_set, slack_channel=self.slack_channel,
-            email_to=self.email_to or (), email_from=self.email_from, smtp_smarthost=self.smtp_smarthost,
+            slack_clinical="slackClinicalWebhookUrl" in self.secrets_set,
+            slack_clinical_channel=self.slack_clinical_channel,
+            email_to=self.email_to or (), email_clinical_to=self.email_clinical_to or (),
+            email_from=self.email_from, smtp_smarthost=self.smtp_smarthost,
             smtp_username=self.smtp_username, smtp_require_tls=self.smtp_require_tls)
 
 
@@ -725,7 +745,7 @@ _QUANTITY_BYTES = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**
 
 # What each receiver needs once switched on.
 RECEIVER_NEEDS = {
-    "pagerdutyEnabled": ("pagerdutyRoutingKey",),
+    "pagerdutyEnabled": ("pagerdutyRoutingKey", "pagerdutyClinicalRoutingKey"),
     "slackEnabled": ("slackWebhookUrl",),
     "emailEnabled": ("emailTo", "emailFrom", "smtpSmarthost"),
 }
@@ -760,6 +780,9 @@ def _check_together(values: dict, secrets: Mapping[str, Optional[str]],
     for key, why in required_secrets(values).items():
         if key not in secrets:
             problem(key, f"is required because {why}; set it with `pulumi config set --secret {key} <value>`")
+    if values["slackClinicalChannel"] and "slackClinicalWebhookUrl" not in secrets:
+        problem("slackClinicalChannel", "is set without slackClinicalWebhookUrl; set the clinical team's "
+                "webhook with `pulumi config set --secret slackClinicalWebhookUrl <url>`, or remove it")
     if values["celeryPurgeOfflineWorkerMetrics"] <= values["celeryWorkerTimeout"]:
         problem("celeryPurgeOfflineWorkerMetrics",
                 f"is {values['celeryPurgeOfflineWorkerMetrics']}; allowed: more seconds than "

@@ -29,16 +29,32 @@ PROD = parse("prod", {
     "pagerdutyEnabled": True, "slackEnabled": True, "emailEnabled": True,
     "emailTo": ["oncall@hospital.example"], "emailFrom": "alerts@hospital.example",
     "smtpSmarthost": "smtp.hospital.example:587", "smtpUsername": "alerts",
-}, dict.fromkeys(("pagerdutyRoutingKey", "slackWebhookUrl", "smtpPassword", "watchdogWebhookUrl", "celeryBrokerUrl")))
+}, dict.fromkeys(("pagerdutyRoutingKey", "pagerdutyClinicalRoutingKey", "slackWebhookUrl", "smtpPassword",
+                  "watchdogWebhookUrl", "celeryBrokerUrl")))
+# Prod with the clinical team's own Slack channel and mailbox as well.
+PROD_BY_TIER = parse("prod", {
+    "platform": "kubernetes", "grafanaUrl": "https://grafana.hospital.example",
+    "backendTarget": "scheduler-backend.scheduler.svc:8000",
+    "pagerdutyEnabled": True, "slackEnabled": True, "emailEnabled": True, "slackClinicalChannel": "#clinical",
+    "emailTo": ["oncall@hospital.example"], "emailClinicalTo": ["coordinators@hospital.example"],
+    "emailFrom": "alerts@hospital.example", "smtpSmarthost": "smtp.hospital.example:587",
+}, dict.fromkeys(("pagerdutyRoutingKey", "pagerdutyClinicalRoutingKey", "slackWebhookUrl", "slackClinicalWebhookUrl",
+                  "watchdogWebhookUrl", "celeryBrokerUrl")))
+SETTINGS_OF = {"dev": DEV, "prod": PROD, "prod-by-tier": PROD_BY_TIER}
 # What each severity calls for (the issue's routing table), with every receiver on.
 PROD_RECEIVER = {"critical": "pagerduty", "warning": "slack", "info": "email"}
 
 
 def expected_receiver(settings, labels) -> str:
+    """Severity picks the kind of receiver; the tier picks the team where it has a receiver of that kind."""
     if labels["alertname"] == "Watchdog":
         return "watchdog" if settings.receivers.watchdog else "null"
     wanted = PROD_RECEIVER[labels["severity"]]
-    return wanted if getattr(settings.receivers, wanted) else "null"
+    if not getattr(settings.receivers, wanted):
+        return "null"
+    clinical_has_own = {"pagerduty": True, "slack": settings.receivers.slack_clinical,
+                        "email": bool(settings.receivers.email_clinical_to)}[wanted]
+    return f"{wanted}-clinical" if labels.get("tier") == "clinical" and clinical_has_own else wanted
 
 
 @pytest.fixture(scope="module")
@@ -49,16 +65,16 @@ def configs(tmp_path_factory) -> dict[str, Path]:
     for name, text in render_templates().items():
         (templates / name).write_text(text)
     paths = {}
-    for settings in (DEV, PROD):
-        path = directory / f"{settings.stack}.yml"
+    for key, settings in SETTINGS_OF.items():
+        path = directory / f"{key}.yml"
         path.write_text(with_local_templates(render_alertmanager_config(settings), templates))
-        paths[settings.stack] = path
+        paths[key] = path
     return paths
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", sorted(SETTINGS_OF))
 def test_amtool_accepts_the_rendered_config(configs, stack):
-    result = r.run(r.tool("amtool", stack), "check-config", str(configs[stack]))
+    result = r.run(r.tool("amtool", SETTINGS_OF[stack].stack), "check-config", str(configs[stack]))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 templates" in result.stdout
 
@@ -81,7 +97,7 @@ def test_dev_routes_everything_to_the_null_receiver_and_prod_to_real_ones():
     assert [receiver["name"] for receiver in dev["receivers"]] == ["null"]
     assert {route["receiver"] for route in dev["route"]["routes"]} == {"null"}
     prod = yaml.safe_load(render_alertmanager_config(PROD))
-    assert {receiver["name"] for receiver in prod["receivers"]} == {"null", "pagerduty", "slack", "email", "watchdog"}
+    assert {receiver["name"] for receiver in prod["receivers"]} == {"null", "pagerduty", "pagerduty-clinical", "slack", "email", "watchdog"}
     assert prod["route"]["group_by"] == ["alertname", "component"]
     waits = {route["receiver"]: route["group_wait"] for route in prod["route"]["routes"]}
     assert waits["pagerduty"] == "10s", "pages leave fast"
@@ -93,13 +109,13 @@ def test_inhibition_rules_do_not_depend_on_the_receivers():
     assert dev["inhibit_rules"] == prod["inhibit_rules"]
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_every_alert_in_the_rule_files_reaches_the_receiver_its_severity_calls_for(configs, stack):
-    amtool = r.tool("amtool", stack)
-    settings = {"dev": DEV, "prod": PROD}[stack]
+@pytest.mark.parametrize("stack", sorted(SETTINGS_OF))
+def test_every_alert_in_the_rule_files_reaches_the_receiver_its_severity_and_tier_call_for(configs, stack):
+    settings = SETTINGS_OF[stack]
+    amtool = r.tool("amtool", settings.stack)
     failures = []
     for name, rule in sorted(ALERTS.items()):
-        labels = {"alertname": name, "env": stack, **rule["labels"]}
+        labels = {"alertname": name, "env": settings.stack, **rule["labels"]}
         receiver = expected_receiver(settings, labels)
         result = r.run(amtool, "config", "routes", "test", f"--config.file={configs[stack]}",
                        f"--verify.receivers={receiver}", *(f"{k}={v}" for k, v in labels.items()))
@@ -278,3 +294,21 @@ def test_any_replica_count_gets_a_peer_timeout_with_room(replicas):
 
 def test_a_lone_alertmanager_has_no_peer_timeout():
     assert peer_timeout_seconds(1, 30, GROUP_WAITS) is None
+
+
+def test_a_clinical_page_reaches_the_clinical_on_call_and_every_other_page_the_engineers(configs):
+    """amtool on the prod routing: every critical alert, by its tier."""
+    amtool = r.tool("amtool", "prod")
+    clinical = {name for name, rule in ALERTS.items()
+                if rule["labels"]["severity"] == "critical" and rule["labels"]["tier"] == "clinical"}
+    engineering = {name for name, rule in ALERTS.items()
+                   if rule["labels"]["severity"] == "critical" and rule["labels"]["tier"] != "clinical"}
+    assert {"ACGMEViolationDetected", "CriticalFacultyShortage", "CriticalCoverageGap"} <= clinical
+    assert {"CeleryNoWorkers", "PrometheusTargetDown"} <= engineering
+    for names, receiver in ((clinical, "pagerduty-clinical"), (engineering, "pagerduty")):
+        for name in sorted(names):
+            labels = {"alertname": name, "env": "prod", **ALERTS[name]["labels"]}
+            result = r.run(amtool, "config", "routes", "test", f"--config.file={configs['prod']}",
+                           *(f"{k}={v}" for k, v in labels.items()))
+            assert result.returncode == 0 and result.stdout.strip() == receiver, \
+                f"{name} ({labels['tier']}) reaches {result.stdout.strip()}, not {receiver}"

@@ -260,7 +260,7 @@ def test_no_secret_value_outside_a_secret(prod):
 def test_every_secret_reaches_the_cluster_through_a_secret(prod):
     stored = "".join(repr(d.inputs) for d in prod.of_type(SECRET))
     for key in ("celeryBrokerUrl", "grafanaAdminPassword", "grafanaSecretKey", "slackWebhookUrl",
-                "pagerdutyRoutingKey", "smtpPassword", "watchdogWebhookUrl"):
+                "pagerdutyRoutingKey", "pagerdutyClinicalRoutingKey", "smtpPassword", "watchdogWebhookUrl"):
         assert TEST_SECRETS[key] in stored, f"{key} does not reach the cluster"
 
 

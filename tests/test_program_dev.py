@@ -171,6 +171,7 @@ def test_receiver_secrets_reach_alertmanager_as_files(dev_with_secrets):
     alertmanager = containers(dev_with_secrets)[c.ALERTMANAGER]
     uploads = {u["file"]: u for u in alertmanager.inputs["uploads"]}
     for file_name, key in ((c.PAGERDUTY_ROUTING_KEY_FILE, "pagerdutyRoutingKey"),
+                           (c.PAGERDUTY_CLINICAL_ROUTING_KEY_FILE, "pagerdutyClinicalRoutingKey"),
                            (c.SLACK_WEBHOOK_URL_FILE, "slackWebhookUrl"), (c.SMTP_PASSWORD_FILE, "smtpPassword")):
         upload = uploads[f"{c.ALERTMANAGER_SECRETS_DIR}/{file_name}"]
         assert upload["content"] == SECRETS[key]

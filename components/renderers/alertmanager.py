@@ -1,9 +1,10 @@
 """alertmanager.yml and its notification templates, from settings alone.
 
 Routing: the Watchdog to its heartbeat receiver, critical alerts (the ones
-with page="true") to PagerDuty, warnings to Slack, info to e-mail. A receiver
-switched off in settings is replaced by "null" (a receiver without
-integrations), so every stack renders the same, valid routing tree.
+with page="true") to PagerDuty, warnings to Slack, info to e-mail; within each
+severity the `tier` label picks the team (CLINICAL_TIER). A receiver switched
+off in settings is replaced by "null" (a receiver without integrations), so
+every stack renders the same, valid routing tree.
 
 Secrets never appear here: each receiver reads its key or URL from a file
 under ALERTMANAGER_SECRETS_DIR that the platform mounts.
@@ -27,6 +28,16 @@ PAGERDUTY = "pagerduty"
 SLACK = "slack"
 EMAIL = "email"
 WATCHDOG = "watchdog"
+# Who acts, by the alert's `tier` label: clinical problems (staffing, coverage,
+# ACGME rules) go to the clinical on-call, who can call in faculty and correct
+# assignments; every other tier (application, background, monitoring) to the
+# engineering on-call, who can fix the software. The shared receivers above
+# are the engineering team's and take clinical alerts too where the clinical
+# team has no receiver of that kind.
+CLINICAL_TIER = "clinical"
+PAGERDUTY_CLINICAL = "pagerduty-clinical"
+SLACK_CLINICAL = "slack-clinical"
+EMAIL_CLINICAL = "email-clinical"
 
 # Critical alerts silence their warning (and info) sibling for the same
 # condition: one notification per problem, at the severity it has reached.
@@ -68,56 +79,76 @@ def _secret(name: str) -> str:
     return f"{c.ALERTMANAGER_SECRETS_DIR}/{name}"
 
 
+def _pagerduty(name: str, key_file: str) -> dict:
+    return {"name": name, "pagerduty_configs": [{
+        "routing_key_file": _secret(key_file),
+        "send_resolved": True,
+        "severity": "critical",
+        "description": '{{ template "scheduler.title" . }}',
+        "client": "Residency Scheduler Alertmanager",
+        "client_url": "{{ .ExternalURL }}",
+        "details": {
+            "summary": "{{ .CommonAnnotations.summary }}",
+            "firing": '{{ template "scheduler.text" . }}',
+            "action_required": "{{ .CommonAnnotations.action_required }}",
+            "runbook": "{{ .CommonAnnotations.runbook_url }}",
+            "dashboard": "{{ .CommonAnnotations.dashboard_url }}",
+            "env": "{{ .CommonLabels.env }}",
+            "component": "{{ .CommonLabels.component }}",
+            "tier": "{{ .CommonLabels.tier }}",
+            "num_firing": "{{ .Alerts.Firing | len }}",
+        },
+        "links": [{"href": "{{ .CommonAnnotations.runbook_url }}", "text": "Runbook"}],
+    }]}
+
+
+def _slack(name: str, url_file: str, channel: Optional[str]) -> dict:
+    config = {
+        "api_url_file": _secret(url_file),
+        "send_resolved": True,
+        "color": '{{ if eq .Status "firing" }}warning{{ else }}good{{ end }}',
+        "title": '{{ template "scheduler.title" . }}',
+        "title_link": "{{ .CommonAnnotations.dashboard_url }}",
+        "text": '{{ template "scheduler.text" . }}',
+    }
+    if channel:
+        config = {"api_url_file": config.pop("api_url_file"), "channel": channel, **config}
+    return {"name": name, "slack_configs": [config]}
+
+
+def _email(name: str, settings: Settings, to: tuple[str, ...]) -> dict:
+    r = settings.receivers
+    email: dict = {
+        "to": ", ".join(to),
+        "from": r.email_from,
+        "smarthost": r.smtp_smarthost,
+        "require_tls": r.smtp_require_tls,
+        "send_resolved": True,
+        "headers": {"Subject": '{{ template "scheduler.title" . }}'},
+        "html": '{{ template "scheduler.email.html" . }}',
+        "text": '{{ template "scheduler.text" . }}',
+    }
+    if r.smtp_username:
+        email["auth_username"] = r.smtp_username
+        email["auth_password_file"] = _secret(c.SMTP_PASSWORD_FILE)
+    return {"name": name, "email_configs": [email]}
+
+
 def _receivers(settings: Settings) -> list[dict]:
     r = settings.receivers
     receivers: list[dict] = [{"name": NULL}]
     if r.pagerduty:
-        receivers.append({"name": PAGERDUTY, "pagerduty_configs": [{
-            "routing_key_file": _secret(c.PAGERDUTY_ROUTING_KEY_FILE),
-            "send_resolved": True,
-            "severity": "critical",
-            "description": '{{ template "scheduler.title" . }}',
-            "client": "Residency Scheduler Alertmanager",
-            "client_url": "{{ .ExternalURL }}",
-            "details": {
-                "summary": "{{ .CommonAnnotations.summary }}",
-                "firing": '{{ template "scheduler.text" . }}',
-                "action_required": "{{ .CommonAnnotations.action_required }}",
-                "runbook": "{{ .CommonAnnotations.runbook_url }}",
-                "dashboard": "{{ .CommonAnnotations.dashboard_url }}",
-                "env": "{{ .CommonLabels.env }}",
-                "component": "{{ .CommonLabels.component }}",
-                "num_firing": "{{ .Alerts.Firing | len }}",
-            },
-            "links": [{"href": "{{ .CommonAnnotations.runbook_url }}", "text": "Runbook"}],
-        }]})
+        receivers.append(_pagerduty(PAGERDUTY, c.PAGERDUTY_ROUTING_KEY_FILE))
+        receivers.append(_pagerduty(PAGERDUTY_CLINICAL, c.PAGERDUTY_CLINICAL_ROUTING_KEY_FILE))
     if r.slack:
-        receivers.append({"name": SLACK, "slack_configs": [{
-            "api_url_file": _secret(c.SLACK_WEBHOOK_URL_FILE),
-            "channel": r.slack_channel,
-            "send_resolved": True,
-            "color": '{{ if eq .Status "firing" }}warning{{ else }}good{{ end }}',
-            "title": '{{ template "scheduler.title" . }}',
-            "title_link": "{{ .CommonAnnotations.dashboard_url }}",
-            "text": '{{ template "scheduler.text" . }}',
-        }]})
+        receivers.append(_slack(SLACK, c.SLACK_WEBHOOK_URL_FILE, r.slack_channel))
+    if r.slack and r.slack_clinical:
+        receivers.append(_slack(SLACK_CLINICAL, c.SLACK_CLINICAL_WEBHOOK_URL_FILE, r.slack_clinical_channel))
     if r.email:
-        email: dict = {
-            "to": ", ".join(r.email_to),
-            "from": r.email_from,
-            "smarthost": r.smtp_smarthost,
-            "require_tls": r.smtp_require_tls,
-            "send_resolved": True,
-            "headers": {"Subject": '{{ template "scheduler.title" . }}'},
-            "html": '{{ template "scheduler.email.html" . }}',
-            "text": '{{ template "scheduler.text" . }}',
-        }
-        if r.smtp_username:
-            email["auth_username"] = r.smtp_username
-            email["auth_password_file"] = _secret(c.SMTP_PASSWORD_FILE)
-        receivers.append({"name": EMAIL, "email_configs": [email]})
+        receivers.append(_email(EMAIL, settings, r.email_to))
+    if r.email and r.email_clinical_to:
+        receivers.append(_email(EMAIL_CLINICAL, settings, r.email_clinical_to))
     if r.watchdog:
-        # url_file needs Alertmanager >= 0.26 (the deployed image is 0.35).
         receivers.append({"name": WATCHDOG, "webhook_configs": [{
             "url_file": _secret(c.WATCHDOG_WEBHOOK_URL_FILE),
             "send_resolved": False,
@@ -129,6 +160,17 @@ def _receivers(settings: Settings) -> list[dict]:
 def _route(settings: Settings) -> dict:
     r = settings.receivers
     default = SLACK if r.slack else NULL
+
+    def by_severity(severity: str, timing: str, receiver: str, clinical_receiver: Optional[str]) -> list[dict]:
+        # A clinical alert goes to the clinical team's own receiver where the
+        # stack has one, else to the shared one with every other tier.
+        routes = []
+        if clinical_receiver:
+            routes.append({"receiver": clinical_receiver,
+                           "matchers": [f'severity="{severity}"', f'tier="{CLINICAL_TIER}"'], **TIMING[timing]})
+        routes.append({"receiver": receiver, "matchers": [f'severity="{severity}"'], **TIMING[timing]})
+        return routes
+
     return {
         "receiver": default,
         "group_by": ["alertname", "component"],
@@ -138,10 +180,12 @@ def _route(settings: Settings) -> dict:
              "group_by": ["alertname"], **TIMING[WATCHDOG]},
             # Severity, not the `page` label, decides: the rules keep page="true"
             # on exactly the critical alerts, and a rule that forgets `page`
-            # must still page.
-            {"receiver": PAGERDUTY if r.pagerduty else NULL, "matchers": ['severity="critical"'], **TIMING[PAGERDUTY]},
-            {"receiver": default, "matchers": ['severity="warning"'], **TIMING[SLACK]},
-            {"receiver": EMAIL if r.email else NULL, "matchers": ['severity="info"'], **TIMING[EMAIL]},
+            # must still page. The tier decides who is paged.
+            *by_severity("critical", PAGERDUTY, PAGERDUTY if r.pagerduty else NULL,
+                         PAGERDUTY_CLINICAL if r.pagerduty else None),
+            *by_severity("warning", SLACK, default, SLACK_CLINICAL if r.slack and r.slack_clinical else None),
+            *by_severity("info", EMAIL, EMAIL if r.email else NULL,
+                         EMAIL_CLINICAL if r.email and r.email_clinical_to else None),
         ],
     }
 

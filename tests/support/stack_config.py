@@ -14,6 +14,7 @@ TEST_SECRETS = {
     "grafanaSecretKey": "GRAFANA-SECRET-KEY-55d0",
     "slackWebhookUrl": "https://hooks.slack.com/services/SLACK-HOOK-SECRET-0b1e",
     "pagerdutyRoutingKey": "PAGERDUTY-ROUTING-KEY-3e8f",
+    "pagerdutyClinicalRoutingKey": "PAGERDUTY-CLINICAL-KEY-90b4",
     "smtpPassword": "SMTP-PASSWORD-a4c6",
     "watchdogWebhookUrl": "https://heartbeat.example/WATCHDOG-TOKEN-77aa",
 }
