@@ -132,6 +132,8 @@ BEHAVIOUR = {
                 "5x600 6x300 7x600",
             "celery_task_failed_total{name=\"t\",hostname=\"w2\",exception=\"E\",queue_name=\"default\"}":
                 "_x1000 1x200 2x300",
+            "celery_task_failed_created{name=\"t\",hostname=\"w2\",exception=\"E\",queue_name=\"default\"}":
+                "_x1000 59990x500",
             "celery_task_failed_total{name=\"t\",hostname=\"w3\",exception=\"E\",queue_name=\"other\"}":
                 "_x1000 9x500",
         }),
@@ -141,6 +143,8 @@ BEHAVIOUR = {
             "celery_task_succeeded_total{name=\"t\",hostname=\"w1\",queue_name=\"default\"}": "100x600 110x900",
             "celery_task_failed_total{name=\"t\",hostname=\"w2\",exception=\"E\",queue_name=\"default\"}":
                 "_x1200 3x300",
+            "celery_task_failed_created{name=\"t\",hostname=\"w2\",exception=\"E\",queue_name=\"default\"}":
+                "_x1200 71990x300",
         }),
     "health_check_failures_read_zero_when_none_happened": dict(
         panel=("resilience_metrics", 16, "A"), round_to=1, at="25h", expected=0,
@@ -149,7 +153,55 @@ BEHAVIOUR = {
         # 99 tokens issued; one tampered token, the first of its reason (born at 1).
         panel=("scheduler_overview", 11, "A"), round_to=0.01, at="25h", expected=0.99,
         series={"auth_tokens_issued_total{token_type=\"access\"}": "1x600 100x900",
-                "auth_verification_failures_total{reason=\"invalid_signature\"}": "_x1300 1x200"}),
+                "auth_verification_failures_total{reason=\"invalid_signature\"}": "_x1300 1x200",
+                "auth_verification_failures_created{reason=\"invalid_signature\"}": "_x1300 77990x200"}),
+    # A counter Prometheus sees for the first time is not news: a fresh Prometheus
+    # (first deploy, a replaced replica, a lost volume, here started at 23h) or a
+    # scrape gap at the window's start. Only a series whose _created falls in the
+    # window counts whole; every other one counts what Prometheus saw it rise.
+    "fresh_prometheus_reads_old_failures_as_none": dict(
+        panel=("celery_tasks", 13, "A"), round_to=1, at="25h", expected=0,
+        series={
+            "celery_task_failed_total{name=\"t\",hostname=\"w1\",exception=\"E\",queue_name=\"default\"}":
+                "_x1380 57x120",
+            "celery_task_failed_created{name=\"t\",hostname=\"w1\",exception=\"E\",queue_name=\"default\"}":
+                "_x1380 -169200x120",
+        }),
+    "fresh_prometheus_counts_the_failures_it_saw": dict(
+        panel=("celery_tasks", 13, "A"), round_to=1, at="25h", expected=3,
+        series={
+            "celery_task_failed_total{name=\"t\",hostname=\"w1\",exception=\"E\",queue_name=\"default\"}":
+                "_x1380 57x60 60x60",
+            "celery_task_failed_created{name=\"t\",hostname=\"w1\",exception=\"E\",queue_name=\"default\"}":
+                "_x1380 -169200x120",
+        }),
+    "fresh_prometheus_counts_only_the_health_checks_it_saw_run": dict(
+        # Started at 24h30m on a worker that has run the check 500 times; two runs since.
+        panel=("celery_tasks", 10, "A"), round_to=1, at="25h", expected=2,
+        series={
+            "celery_task_succeeded_total{name=\"app.resilience.tasks.periodic_health_check\",hostname=\"w1\","
+            "queue_name=\"resilience\"}": "_x1470 500x9 501x15 502x5",
+            "celery_task_succeeded_created{name=\"app.resilience.tasks.periodic_health_check\",hostname=\"w1\","
+            "queue_name=\"resilience\"}": "_x1470 -169200x30",
+        }),
+    "fresh_prometheus_auth_success_rate_ignores_old_failures": dict(
+        # 100 tampered tokens days ago; since Prometheus started, 50 tokens issued and none rejected.
+        panel=("scheduler_overview", 11, "A"), round_to=0.01, at="25h", expected=1,
+        series={"auth_tokens_issued_total{token_type=\"access\"}": "_x1380 100x60 150x60",
+                "auth_tokens_issued_created{token_type=\"access\"}": "_x1380 -169200x120",
+                "auth_verification_failures_total{reason=\"invalid_signature\"}": "_x1380 100x120",
+                "auth_verification_failures_created{reason=\"invalid_signature\"}": "_x1380 -169200x120"}),
+    "scrape_gap_at_the_window_start_counts_only_the_rise": dict(
+        # No scrape from 50m to 70m, so nothing 24h before 25h; the counter went from 3 to 5 since.
+        panel=("resilience_metrics", 16, "A"), round_to=1, at="25h", expected=2,
+        series={"resilience_health_check_failures_total{reason=\"timeout\"}": "3x49 _x21 3x600 5x829",
+                "resilience_health_check_failures_created{reason=\"timeout\"}": "-100000x49 _x21 -100000x1430"}),
+    "backend_restart_in_the_window_keeps_the_failures_before_it": dict(
+        # 5 to 6 at 5h; restart at 10h; re-born with 1 at 17h, 2 at 21h: 3 failures in the day.
+        panel=("resilience_metrics", 16, "A"), round_to=1, at="25h", expected=3,
+        series={"resilience_health_check_failures_total{reason=\"timeout\"}": "5x299 6x299 stale _x419 1x239 2x240",
+                "resilience_health_check_failures_created{reason=\"timeout\"}":
+                    "-100000x599 stale _x419 61190x480"}),
     "task_success_rate_with_no_failure_series_is_full": dict(
         panel=("celery_tasks", 3, "A"), round_to=0.01, at="30m", expected=1,
         series={"celery_task_succeeded_total{name=\"t\",hostname=\"w1\",queue_name=\"default\"}": "0+3x40"}),
