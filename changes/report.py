@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from alerting.routing import check as check_alertmanager_config, receivers_for
 from changes import dashboards, routing, rules, services, stack_settings
 from changes.markdown import code
 
@@ -37,6 +38,12 @@ class Snapshot:
             config = routing.load(entry.get("alertmanager"))
         except Exception as failure:        # YAML errors and a non-mapping result alike
             config, error = None, f"the rendered alertmanager.yml does not parse ({failure})"
+        else:
+            try:
+                if config is not None:
+                    check_alertmanager_config(config)
+            except Exception as failure:    # a matcher or a duration Alertmanager would refuse
+                config, error = None, f"Alertmanager would refuse the rendered alertmanager.yml ({failure})"
         return config, entry.get("environment") or stack, error
 
     def service_side(self, stack: str) -> services.Side:
@@ -95,7 +102,7 @@ def _alert_labels(rule: rules.Rule, environment: str) -> dict[str, str]:
 def _reached(config: Optional[dict], rule: Optional[rules.Rule], environment: str) -> Optional[str]:
     if config is None or rule is None:
         return None
-    reached = routing.receivers_for(_alert_labels(rule, environment), config.get("route") or {})
+    reached = receivers_for(config, _alert_labels(rule, environment))
     return ", ".join(dict.fromkeys(name or "(no receiver)" for name in reached))
 
 
