@@ -55,6 +55,8 @@ def duration_seconds(text: Any) -> float:
     value = str(text)
     if value == "0":
         return 0.0
+    if not value:
+        raise ValueError("an empty duration")
     total, position, last_rank = 0.0, 0, 0
     while position < len(value):
         part = _DURATION_PART.match(value, position)
@@ -65,8 +67,6 @@ def duration_seconds(text: Any) -> float:
             raise ValueError(f"not a duration (units must go from largest to smallest): {value!r}")
         total += int(part.group(1)) * seconds
         position, last_rank = part.end(), rank
-    if not value:
-        raise ValueError("an empty duration")
     return total
 
 
