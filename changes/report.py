@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from changes import dashboards, routing, rules, stack_settings
+from alerting.routing import check as check_alertmanager_config, receivers_for
+from changes import dashboards, routing, rules, services, stack_settings
 from changes.markdown import code
 
 MARKER = "<!-- scheduler-monitoring:change-report -->"
@@ -37,7 +38,17 @@ class Snapshot:
             config = routing.load(entry.get("alertmanager"))
         except Exception as failure:        # YAML errors and a non-mapping result alike
             config, error = None, f"the rendered alertmanager.yml does not parse ({failure})"
+        else:
+            try:
+                if config is not None:
+                    check_alertmanager_config(config)
+            except Exception as failure:    # a matcher or a duration Alertmanager would refuse
+                config, error = None, f"Alertmanager would refuse the rendered alertmanager.yml ({failure})"
         return config, entry.get("environment") or stack, error
+
+    def service_side(self, stack: str) -> services.Side:
+        """Images and commands of one stack at this revision."""
+        return services.Side.of(self.label, (self.probe.get("stacks") or {}).get(stack) or {})
 
 
 def _probe(tree: Path, stacks: list[str]) -> dict:
@@ -91,7 +102,7 @@ def _alert_labels(rule: rules.Rule, environment: str) -> dict[str, str]:
 def _reached(config: Optional[dict], rule: Optional[rules.Rule], environment: str) -> Optional[str]:
     if config is None or rule is None:
         return None
-    reached = routing.receivers_for(_alert_labels(rule, environment), config.get("route") or {})
+    reached = receivers_for(config, _alert_labels(rule, environment))
     return ", ".join(dict.fromkeys(name or "(no receiver)" for name in reached))
 
 
@@ -169,6 +180,13 @@ def _dashboard_section(before: Snapshot, after: Snapshot) -> list[str]:
     return lines + [""]
 
 
+def _services_section(before: Snapshot, after: Snapshot) -> list[str]:
+    stacks = sorted(set(before.stacks) & set(after.stacks))
+    lines = services.compare(stacks, {stack: before.service_side(stack) for stack in stacks},
+                             {stack: after.service_side(stack) for stack in stacks})
+    return ["### Images and flags", "", *lines, ""] if lines else []
+
+
 def _settings_section(before: Snapshot, after: Snapshot) -> list[str]:
     # A key is secret if either revision's settings table says so: a key that
     # stops being secret must still not have its old value printed.
@@ -195,6 +213,7 @@ def build(before: Snapshot, after: Snapshot) -> str:
         sections += ["### Rule groups", "", *[f"- {line}" for line in groups], ""]
     sections += _routing_section(before, after)
     sections += _dashboard_section(before, after)
+    sections += _services_section(before, after)
     sections += _settings_section(before, after)
     new_problems = [p for p in after.problems if p not in before.problems]
     if new_problems:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Optional
@@ -193,68 +192,6 @@ def receiver_kinds(config: dict) -> dict[str, set[str]]:
     kinds = {"pagerduty_configs": "pagerduty", "slack_configs": "slack", "email_configs": "email",
              "webhook_configs": "watchdog"}
     return {r["name"]: {kind for key, kind in kinds.items() if r.get(key)} for r in config.get("receivers", [])}
-
-
-# ---------------------------------------------------------------------------
-# Routing: which route an alert takes, for the timing it is allowed
-# ---------------------------------------------------------------------------
-_MATCHER = re.compile(r'^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*$')
-ROUTE_DEFAULTS = {"group_wait": "30s", "group_interval": "5m", "repeat_interval": "4h"}
-
-
-@dataclass(frozen=True)
-class Route:
-    receiver: str
-    group_wait: float
-    group_interval: float
-    repeat_interval: float
-    group_by: tuple[str, ...]
-
-
-def _matches(route: dict, labels: Mapping[str, str]) -> bool:
-    for name, value in (route.get("match") or {}).items():
-        if labels.get(name, "") != str(value):
-            return False
-    for name, pattern in (route.get("match_re") or {}).items():
-        if not re.fullmatch(str(pattern), labels.get(name, "")):
-            return False
-    for matcher in route.get("matchers") or []:
-        parsed = _MATCHER.match(matcher)
-        if not parsed:
-            raise GamedayError(f"cannot read route matcher {matcher!r}")
-        name, op, value = parsed.groups()
-        actual = labels.get(name, "")
-        ok = {"=": actual == value, "!=": actual != value,
-              "=~": re.fullmatch(value, actual) is not None,
-              "!~": re.fullmatch(value, actual) is None}[op]
-        if not ok:
-            return False
-    return True
-
-
-def routes_for(config: dict, labels: Mapping[str, str]) -> list[Route]:
-    """Every route an alert with these labels is delivered through (Alertmanager's tree walk)."""
-    found: list[Route] = []
-
-    def walk(route: dict, inherited: dict) -> bool:
-        settings = {**inherited, **{k: route[k] for k in ("receiver", "group_wait", "group_interval",
-                                                           "repeat_interval", "group_by") if k in route}}
-        matched_child = False
-        for child in route.get("routes") or []:
-            if _matches(child, labels):
-                if walk(child, settings):
-                    matched_child = True
-                    if not child.get("continue", False):
-                        break
-        if not matched_child:
-            found.append(Route(settings["receiver"], duration_seconds(settings["group_wait"]),
-                               duration_seconds(settings["group_interval"]),
-                               duration_seconds(settings["repeat_interval"]),
-                               tuple(settings.get("group_by") or ())))
-        return True
-
-    walk(config["route"], dict(ROUTE_DEFAULTS))
-    return found
 
 
 def write_yaml(data: Any, path: Path) -> Path:

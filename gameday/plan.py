@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping, Optional
 
-from gameday.config import AlertRule, Route, routes_for
+from alerting.routing import Route, routes_for
+from gameday.config import AlertRule
 from gameday.procs import GamedayError
 from gameday.scenarios import Expectation, Scenario
 

@@ -3,7 +3,6 @@ siblings and target-down dependants (checked on a real Alertmanager)."""
 from __future__ import annotations
 
 import json
-import re
 import socket
 import subprocess
 import time
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from alerting.routing import inhibition_matchers, matches_all
 from components import constants as c
 from components.renderers.alertmanager import (TIMING, alert_tick_seconds, peer_timeout_margin, peer_timeout_seconds,
                                                render_alertmanager_config, render_templates)
@@ -138,24 +138,17 @@ REQUIRED_SIBLINGS = {
 BACKEND_GROUPS = {"scheduler_resilience", "scheduler_compliance", "scheduler_performance", "scheduler_security"}
 
 
-def _matches(matcher: str, labels: dict) -> bool:
-    name, op, value = re.fullmatch(r'(\w+)(=~|!~|!=|=)"(.*)"', matcher).groups()
-    actual = labels.get(name, "")
-    return {"=": actual == value, "!=": actual != value,
-            "=~": re.fullmatch(value, actual) is not None, "!~": re.fullmatch(value, actual) is None}[op]
-
-
 def _pairs() -> list[tuple[str, str, tuple[str, ...]]]:
     """(source alert, target alert, equal labels) for every inhibition the rendered rules define."""
     config = yaml.safe_load(render_alertmanager_config(DEV))
     pairs = []
     for rule in config["inhibit_rules"]:
         for source, source_rule in ALERTS.items():
-            if not all(_matches(m, {"alertname": source, **source_rule["labels"]}) for m in rule["source_matchers"]):
+            if not matches_all(inhibition_matchers(rule, "source"), {"alertname": source, **source_rule["labels"]}):
                 continue
             for target, target_rule in ALERTS.items():
                 target_labels = {"alertname": target, **target_rule["labels"]}
-                if target == source or not all(_matches(m, target_labels) for m in rule["target_matchers"]):
+                if target == source or not matches_all(inhibition_matchers(rule, "target"), target_labels):
                     continue
                 # A static label in `equal` (scrape_job) must agree, or the rule never pairs them.
                 static = [(source_rule["labels"].get(label), target_rule["labels"].get(label)) for label in rule["equal"]]

@@ -1,73 +1,15 @@
-"""Routing in the change report: Alertmanager's matching rules, and alerts that change receiver."""
+"""Routing in the change report: alerts that change receiver, and how the tree and inhibitions changed.
+
+The walk itself (alerting.routing) is held against amtool in tests/test_alerting_routing.py.
+"""
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 
-from changes.routing import parse_matcher, receivers_for
-from tests.support import rules as r
 from tests.support.gitrepo import GitRepo
-
-CONFIG = yaml.safe_load("""
-route:
-  receiver: default
-  group_by: [alertname]
-  routes:
-    - matchers: [alertname="Watchdog"]
-      receiver: watchdog
-    - matchers: ['severity="critical"', 'page=~"true|yes"']
-      receiver: pagerduty
-      continue: true
-    - match_re: {severity: "critical|warning"}
-      receiver: slack
-      routes:
-        - matchers: ['{component="celery", env!~"dev.*"}']
-          receiver: celery-team
-        - match: {tier: clinical}
-    - matchers: [severity=info]
-      receiver: email
-receivers: [{name: default}, {name: watchdog}, {name: pagerduty}, {name: slack}, {name: celery-team}, {name: email}]
-""")
-
-LABEL_SETS = [
-    {"alertname": "Watchdog", "severity": "none"},
-    {"alertname": "A", "severity": "critical", "page": "true", "env": "prod"},
-    {"alertname": "A", "severity": "critical", "page": "truer", "env": "prod"},
-    {"alertname": "B", "severity": "warning", "component": "celery", "env": "prod"},
-    {"alertname": "B", "severity": "warning", "component": "celery", "env": "dev"},
-    {"alertname": "C", "severity": "critical", "page": "yes", "tier": "clinical", "component": "celery"},
-    {"alertname": "D", "severity": "info"},
-    {"alertname": "E"},
-]
-
-
-@pytest.mark.parametrize("labels", LABEL_SETS, ids=lambda labels: ",".join(f"{k}={v}" for k, v in labels.items()))
-def test_route_walk_agrees_with_amtool(labels, tmp_path):
-    """Alertmanager's own `amtool config routes test` is the reference for the walk."""
-    amtool = r.tool("amtool")
-    config = tmp_path / "alertmanager.yml"
-    config.write_text(yaml.safe_dump(CONFIG))
-    result = subprocess.run([amtool, "config", "routes", "test", "--config.file", str(config),
-                             *(f"{k}={v}" for k, v in labels.items())], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    expected = result.stdout.strip().split(",")
-    assert receivers_for(labels, CONFIG["route"]) == expected
-
-
-def test_matchers_parse_quoted_values_and_legacy_forms():
-    assert parse_matcher('alertname=~"A|B,C"').matches({"alertname": "B,C"})
-    assert not parse_matcher('alertname=~"A|B"').matches({"alertname": "AB"}), "regexes are anchored"
-    assert parse_matcher('team!="x"').matches({}), "a missing label is the empty string"
-    assert not parse_matcher('team=~".+"').matches({})
-    assert parse_matcher("severity = critical").matches({"severity": "critical"})
-    assert parse_matcher(r'summary="say \"hi\""').value == 'say "hi"'
-    with pytest.raises(ValueError):
-        parse_matcher("not a matcher")
-
 
 RULES = """
 groups:
@@ -196,6 +138,13 @@ def test_routing_absent_at_base_and_broken_at_head(repo, tmp_path):
     text = bare.report_text("HEAD~1", "HEAD")
     assert "Alertmanager routing is new at `HEAD`" in text
     assert "| CriticalUtilization | critical | (no routing) | `pagerduty` |" in text
+
+    bare.write("components/renderers/alertmanager.py", RENDERER.replace('severity="critical"', 'severity=~"("'))
+    bare.commit("a route Alertmanager would refuse")
+    result = bare.report("HEAD~1", "HEAD")
+    assert result.returncode == 0, result.stderr
+    assert "Alertmanager would refuse the rendered alertmanager.yml" in result.stdout
+    assert "cannot read regular expression" in result.stdout
 
     bare.write("components/renderers/alertmanager.py", RENDERER.replace("import yaml", "import yaml\n1 / 0"))
     bare.commit("broken renderer")
