@@ -161,6 +161,7 @@ def test_the_projects_own_renderer_and_settings_route_by_severity(tmp_path):
     shutil.copytree(project / "components", tmp_path / "components",
                     ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(project / "Pulumi.prod.yaml", tmp_path / "Pulumi.prod.yaml")
+    shutil.copytree(project / "dashboards", tmp_path / "dashboards")
     repo.write("rules/scheduler_resilience.yml", RULES)
     repo.commit("real components")
     repo.write("rules/scheduler_resilience.yml", RULES.replace(

@@ -25,6 +25,7 @@ def project_repo(tmp_path_factory) -> GitRepo:
     repo = GitRepo(path)
     shutil.copytree(PROJECT / "components", path / "components", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(PROJECT / "rules", path / "rules")
+    shutil.copytree(PROJECT / "dashboards", path / "dashboards")
     for stack in ("dev", "prod"):
         shutil.copy(PROJECT / f"Pulumi.{stack}.yaml", path / f"Pulumi.{stack}.yaml")
     repo.commit("the project as it is")
