@@ -469,7 +469,16 @@ SETTINGS: tuple[Setting, ...] = (
             "Keep data volumes (Docker) and claims (Kubernetes) when the stack or a workload is "
             "deleted. Turn off only for throwaway stacks.", kind="boolean"),
     # Kubernetes (prod).
+    Setting("kubeContext", _word, None,
+            "The kubeconfig context the Kubernetes stack deploys to. Required on Kubernetes, so that "
+            "whichever context is current on the machine running `pulumi up` cannot receive it."),
     Setting("namespace", _name, "monitoring", "Kubernetes namespace of the stack; change it when the cluster has a naming scheme."),
+    Setting("adoptNamespace", _boolean, False,
+            "Take over the namespace if it already exists (the one `pulumi destroy` kept with the data, "
+            "or one the cluster's admins made for this stack): its labels become the stack's and its "
+            "pods fall under the stack's default-deny policy. Off, an existing namespace stops "
+            "`pulumi up` (Kubernetes answers AlreadyExists) rather than taking over someone else's.",
+            kind="boolean"),
     Setting("storageClassName", _name, None,
             "StorageClass of the claims; the cluster default when not set."),
     Setting("prometheusReplicas", _count(1, 5), 2,
@@ -798,6 +807,10 @@ def _check_together(values: dict, secrets: Mapping[str, Optional[str]],
             problem("retentionSize", f"is {values['retentionSize']}; allowed: at most 90% of "
                     f"prometheusStorageSize ({values['prometheusStorageSize']}), so the WAL and "
                     "compaction have room")
+    if on_kubernetes and not values["kubeContext"]:
+        problem("kubeContext", "is required on Kubernetes: the kubeconfig context to deploy to (see "
+                "`kubectl config get-contexts`), so that the current context cannot receive the stack "
+                "by accident")
     if on_kubernetes:
         # Dev defaults (and any loopback address) exist only on a developer's machine.
         if _is_local_host(_host_of(values["grafanaUrl"])):

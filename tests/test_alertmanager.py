@@ -24,7 +24,7 @@ from tests.support.amtool import with_local_templates
 ALERTS = r.alerting_rules()
 DEV = parse("dev", {"platform": "docker"})
 PROD = parse("prod", {
-    "platform": "kubernetes", "grafanaUrl": "https://grafana.hospital.example",
+    "platform": "kubernetes", "kubeContext": "scheduler-test", "grafanaUrl": "https://grafana.hospital.example",
     "backendTarget": "scheduler-backend.scheduler.svc:8000",
     "pagerdutyEnabled": True, "slackEnabled": True, "emailEnabled": True,
     "emailTo": ["oncall@hospital.example"], "emailFrom": "alerts@hospital.example",
@@ -33,7 +33,7 @@ PROD = parse("prod", {
                   "watchdogWebhookUrl", "celeryBrokerUrl")))
 # Prod with the clinical team's own Slack channel and mailbox as well.
 PROD_BY_TIER = parse("prod", {
-    "platform": "kubernetes", "grafanaUrl": "https://grafana.hospital.example",
+    "platform": "kubernetes", "kubeContext": "scheduler-test", "grafanaUrl": "https://grafana.hospital.example",
     "backendTarget": "scheduler-backend.scheduler.svc:8000",
     "pagerdutyEnabled": True, "slackEnabled": True, "emailEnabled": True, "slackClinicalChannel": "#clinical",
     "emailTo": ["oncall@hospital.example"], "emailClinicalTo": ["coordinators@hospital.example"],

@@ -28,6 +28,7 @@ from tests.support.pulumi_mocks import run_program
 DOCKER_STACK = "config:\n  scheduler-monitoring:platform: docker\n"
 KUBERNETES_STACK = """config:
   scheduler-monitoring:platform: kubernetes
+  scheduler-monitoring:kubeContext: scheduler-test
   scheduler-monitoring:grafanaUrl: https://grafana.hospital.example
   scheduler-monitoring:backendTarget: scheduler-backend.scheduler.svc.cluster.local:8000
 """
@@ -226,6 +227,9 @@ CASES: list[Case] = [
         "scheduler-monitoring:grafanaUrl is 'http://localhost:3001'",
         "scheduler-monitoring:backendTarget is 'host.docker.internal:8000'"),
         stack_file="config:\n  scheduler-monitoring:platform: kubernetes\n"),
+    Case("stack file (kubernetes)", "no kube context", (
+        "scheduler-monitoring:kubeContext is required on Kubernetes",),
+        stack_file=KUBERNETES_STACK.replace("  scheduler-monitoring:kubeContext: scheduler-test\n", "")),
     # -- rule files ---------------------------------------------------------------------
     Case("rules", ".yaml suffix", ("rules/extra.yaml: not a rule file", "rename it to extra.yml"),
          change=write("rules/extra.yaml", "groups: []\n")),

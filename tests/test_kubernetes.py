@@ -33,7 +33,7 @@ SLACK_URL = "https://hooks.slack.com/services/K8S-TEST-SLACK-c0de"
 SECRET_VALUES = (ADMIN_PASSWORD, BROKER_URL, SLACK_URL)
 
 RAW = {
-    "platform": "kubernetes",
+    "platform": "kubernetes", "kubeContext": "scheduler-test",
     "grafanaUrl": "https://grafana.hospital.example",
     "backendTarget": "scheduler-backend.scheduler.svc:8000",
     "remoteWriteUrl": "https://mimir.hospital.example/api/v1/push",

@@ -298,3 +298,49 @@ def test_deployed_alertmanager_config_passes_amtool(prod, tmp_path):
     result = subprocess.run([amtool, "check-config", str(tmp_path / "alertmanager.yml")],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --------------------------------------------------------------------------
+# Which cluster, and the namespace's lifecycle.
+# --------------------------------------------------------------------------
+PROVIDER = "pulumi:providers:kubernetes"
+
+
+def _providers(run) -> dict:
+    """Provider reference (urn::id) -> its declaration."""
+    return {f"{d.urn}::{d.name}-id": d for d in run.of_type(PROVIDER)}
+
+
+def test_every_object_goes_to_the_context_the_stack_names_never_the_current_one(prod):
+    providers = _providers(prod)
+    context = stack_config("prod")[0]["kubeContext"]
+    assert context and all(p.inputs.get("context") == context for p in providers.values())
+    for declared in kubernetes_objects(prod.declared):
+        assert declared.provider in providers, \
+            f"{declared.type} {declared.name} uses the default provider (the current kubeconfig context)"
+        provider = providers[declared.provider]
+        assert provider.inputs.get("upsertExistingObjects") in (None, "false"), \
+            f"{declared.type} {declared.name} would take over an existing object (adoptNamespace is off)"
+
+
+def _prod_with(**overrides):
+    config, secret_keys = stack_config("prod")
+    return pulumi_mocks.run_program("prod", {**config, **overrides}, secret_keys)
+
+
+def test_an_existing_namespace_is_adopted_only_when_the_stack_says_so():
+    run = _prod_with(adoptNamespace="true")
+    providers = _providers(run)
+    (namespace,) = run.of_type(NAMESPACE)
+    # Provider settings reach the provider as strings.
+    assert providers[namespace.provider].inputs.get("upsertExistingObjects") == "true"
+    others = [d for d in kubernetes_objects(run.declared) if d.type != NAMESPACE]
+    assert others and all(providers[d.provider].inputs.get("upsertExistingObjects") is None for d in others), \
+        "only the namespace may be adopted"
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_the_namespace_outlives_destroy_exactly_when_the_data_must(keep):
+    run = _prod_with(keepDataOnDestroy=str(keep).lower())
+    (namespace,) = run.of_type(NAMESPACE)
+    assert namespace.retain_on_delete is keep

@@ -63,7 +63,7 @@ def test_stack_files_parse():
 
 def test_receivers_on_with_their_secrets_are_accepted():
     settings = parse("prod", {
-        "platform": "kubernetes", "grafanaUrl": "https://grafana.hospital.example",
+        "platform": "kubernetes", "kubeContext": "scheduler-test", "grafanaUrl": "https://grafana.hospital.example",
         "backendTarget": "scheduler-backend.scheduler.svc:8000",
         "pagerdutyEnabled": "true", "slackEnabled": "true", "emailEnabled": "true",
         "emailTo": '["oncall@hospital.example"]', "emailFrom": "am@hospital.example",
@@ -86,7 +86,7 @@ def test_every_setting_is_validated_by_its_parser_and_its_default_passes():
 
 
 def test_a_kubernetes_stack_requires_a_heartbeat_unless_it_says_none():
-    base = {"platform": "kubernetes", "grafanaUrl": "https://grafana.hospital.example",
+    base = {"platform": "kubernetes", "kubeContext": "scheduler-test", "grafanaUrl": "https://grafana.hospital.example",
             "backendTarget": "scheduler-backend.scheduler.svc:8000"}
     with pytest.raises(SettingsError, match="watchdogWebhookUrl is required because the Watchdog"):
         parse("prod", base, {"celeryBrokerUrl": None})

@@ -165,17 +165,29 @@ def startup_failure_threshold(workload: Workload) -> int:
 # The platform.
 # --------------------------------------------------------------------------
 class KubernetesPlatform:
-    """Places workloads into one namespace of the cluster in the kubeconfig.
+    """Places workloads into one namespace of the cluster named by the kubeContext setting.
 
-    The default Kubernetes provider is used (the current kubeconfig context), as
-    `kubectl` would; pass a provider through `opts` to target another cluster.
+    Every object goes through an explicit provider bound to that kubeconfig
+    context, never the default provider: whatever context happens to be
+    current on the machine running `pulumi up` cannot receive the deployment.
     """
 
     def __init__(self, settings: Settings, name: str, opts: Optional[pulumi.ResourceOptions] = None):
         self.settings = settings
         self.name = name
         self.placed: list[Workload] = []
-        opts = opts or pulumi.ResourceOptions()
+        self.provider = k8s.Provider(f"{name}-cluster", context=settings.kube_context,
+                                     opts=pulumi.ResourceOptions.merge(opts, None))
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(provider=self.provider))
+        # Creating an object that exists is an error (the provider's default),
+        # so a namespace of that name that belongs to someone else is never
+        # taken over. adoptNamespace takes over an existing one on purpose: the
+        # one an earlier `pulumi destroy` kept with its claims, or one made by
+        # the cluster's admins for this stack. Only the namespace is adopted.
+        namespace_provider = self.provider
+        if settings.adopt_namespace:
+            namespace_provider = k8s.Provider(f"{name}-cluster-adopting", context=settings.kube_context,
+                                              upsert_existing_objects=True)
         restricted = {f"pod-security.kubernetes.io/{mode}": "restricted"
                       for mode in ("enforce", "audit", "warn")}
         self.namespace = k8s.core.v1.Namespace(
@@ -187,10 +199,10 @@ class KubernetesPlatform:
             ),
             # Deleting a namespace deletes every claim in it, whatever the
             # StatefulSets' retention policy says; keeping the data means
-            # keeping the namespace. (A later `pulumi up` then needs it imported
-            # or removed by hand: `pulumi import kubernetes:core/v1:Namespace ...`.)
+            # keeping the namespace (a later `pulumi up` adopts it with
+            # adoptNamespace: true).
             opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
-                retain_on_delete=settings.keep_data_on_destroy)),
+                provider=namespace_provider, retain_on_delete=settings.keep_data_on_destroy)),
         )
         self.namespace_name: pulumi.Output[str] = self.namespace.metadata.name
         namespace_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
@@ -259,10 +271,10 @@ class KubernetesPlatform:
         self._check(workload)
         name = workload.name
         labels = self._selector(name)
-        opts = pulumi.ResourceOptions(parent=parent)
+        opts = pulumi.ResourceOptions(parent=parent, provider=self.provider)
         # Fixed names (DNS, peers) mean a replacement must delete first, or the
         # new object would collide with the old one.
-        fixed = pulumi.ResourceOptions(parent=parent, delete_before_replace=True)
+        fixed = pulumi.ResourceOptions(parent=parent, provider=self.provider, delete_before_replace=True)
 
         account = k8s.core.v1.ServiceAccount(
             name, metadata=self._metadata(name, labels),
@@ -347,7 +359,7 @@ class KubernetesPlatform:
     def publish(self, name: str, file: File, parent: pulumi.Resource) -> File:
         """A file as a ConfigMap of its own (the rule groups), mounted by `place()`."""
         config_map = self._config_map(name, file, {PART_OF_LABEL: PROJECT},
-                                      pulumi.ResourceOptions(parent=parent))
+                                      pulumi.ResourceOptions(parent=parent, provider=self.provider))
         return dataclasses.replace(file, published_as=config_map)
 
     def _config_map(self, name: str, file: File, labels: dict, opts: pulumi.ResourceOptions):
