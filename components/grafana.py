@@ -7,9 +7,9 @@ from typing import Any, Optional
 import pulumi
 
 from components import constants as c
-from components.platform.base import File, HttpCheck, Platform, Resources, Workload
+from components.platform.base import File, HttpCheck, Outside, Platform, Resources, Workload
 from components.platform.topology import topology
-from components.renderers.grafana import ADMIN_PASSWORD_FILE, SECRET_KEY_FILE
+from components.renderers.grafana import ADMIN_PASSWORD_FILE, OIDC_CLIENT_SECRET_FILE, SECRET_KEY_FILE
 from components.settings import Settings
 
 
@@ -20,6 +20,7 @@ class GrafanaArgs:
     config: str                  # rendered grafana.ini
     admin_password: Any          # secret Output
     secret_key: Any              # secret Output
+    oidc_client_secret: Any = None   # secret Output, with single sign-on
 
 
 class Grafana(pulumi.ComponentResource):
@@ -37,7 +38,8 @@ class Grafana(pulumi.ComponentResource):
             env={"GF_PATHS_CONFIG": "/etc/grafana/grafana.ini"},
             config_files=(File("/etc/grafana/grafana.ini", args.config),),
             secret_files=(File(ADMIN_PASSWORD_FILE, args.admin_password),
-                          File(SECRET_KEY_FILE, args.secret_key)),
+                          File(SECRET_KEY_FILE, args.secret_key),
+                          *((File(OIDC_CLIENT_SECRET_FILE, args.oidc_client_secret),) if s.oidc_enabled else ())),
             data_path=c.GRAFANA_DATA_DIR,
             data_size=s.grafana_storage_size,
             liveness=HttpCheck("/api/health"),
@@ -48,6 +50,8 @@ class Grafana(pulumi.ComponentResource):
             addresses=topology(s).grafana,
             admits=(c.PROMETHEUS,),                      # scraped
             reaches=((c.PROMETHEUS, c.PROMETHEUS_PORT),),  # the datasource
+            # Sign-in: the pods exchange codes for tokens and read the person's groups.
+            reaches_outside=(Outside.url(s.oidc_token_url), Outside.url(s.oidc_userinfo_url)) if s.oidc_enabled else (),
             published_url=s.grafana_url,
             published_tls_secret=s.grafana_tls_secret_name,
             run_as_user=472,

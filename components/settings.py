@@ -290,6 +290,23 @@ def _host_of(value: str) -> str:
 
 
 # Secret values: checked for shape, never echoed (errors name the key only).
+_CLAIM = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _claim(value: Any) -> str:
+    text = _text(value)
+    if not _CLAIM.match(text):
+        raise ValueError("a claim name of letters, digits and _, such as groups")
+    return text
+
+
+def _scope(value: Any) -> str:
+    text = _text(value)
+    if any(ch.isspace() for ch in text):
+        raise ValueError("one scope name without spaces, or empty")
+    return text
+
+
 def _secret_text(value: Any) -> str:
     text = _text(value)
     if not text or any(ch.isspace() for ch in text):
@@ -449,12 +466,37 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("grafanaUrl", _url("http", "https"), "http://localhost:3001",
             "Grafana's URL as users and the Pulumi Grafana provider reach it; used for "
             "links in alerts. A Kubernetes stack must set its public URL."),
-    Setting("grafanaAdminUser", _word, "admin", "Grafana admin login; change it to match your admin naming policy."),
+    Setting("grafanaAdminUser", _word, "admin", "Grafana admin login; change it to match your admin naming policy. "
+            "With oidcEnabled it is the break-glass account only (/login?disableAutoLogin=true)."),
     Setting("grafanaAdminPassword", _secret_text, None,
             "Grafana admin password. Generated (and exported as a secret) when not set.", secret=True),
     Setting("grafanaSecretKey", _secret_text, None,
             "Grafana's secret_key that encrypts datasource secrets. Generated when not set; "
             "never change it on a running Grafana.", secret=True),
+    # Sign-in to Grafana through the hospital's identity provider (OpenID Connect).
+    Setting("oidcEnabled", _boolean, False,
+            "Sign in to Grafana through the hospital's OIDC provider, with roles from its groups; the "
+            "admin account stays for break-glass. Needs the oidc* endpoints, client and at least one group.",
+            kind="boolean"),
+    Setting("oidcName", _word, "Hospital SSO", "The sign-in button's label."),
+    Setting("oidcAuthUrl", _url("https"), None,
+            "The provider's authorization_endpoint (from its /.well-known/openid-configuration)."),
+    Setting("oidcTokenUrl", _url("https"), None, "The provider's token_endpoint; Grafana's pods reach it."),
+    Setting("oidcUserinfoUrl", _url("https"), None, "The provider's userinfo_endpoint; Grafana's pods reach it."),
+    Setting("oidcClientId", _word, None, "Client id of Grafana's registration at the provider."),
+    Setting("oidcClientSecret", _secret_text, None, "Client secret of that registration.", secret=True),
+    Setting("oidcGroupsClaim", _claim, "groups",
+            "The claim of the userinfo (or ID token) that lists a person's groups."),
+    Setting("oidcGroupsScope", _scope, "groups",
+            "Extra scope that makes the provider send the groups claim; empty when it always does."),
+    Setting("oidcAdminGroups", _list(_word, non_empty=False), None,
+            "Groups whose members administer Grafana's organisation (dashboards, folders, users).", kind="array"),
+    Setting("oidcEditorGroups", _list(_word, non_empty=False), None,
+            "Groups whose members may edit dashboards (changes made in the UI are overwritten by the next "
+            "`pulumi up`).", kind="array"),
+    Setting("oidcViewerGroups", _list(_word, non_empty=False), None,
+            "Groups whose members may view the dashboards, e.g. the on-call rotas and program "
+            "coordinators. Anyone in none of the groups is refused.", kind="array"),
     # Dev host ports (bound to 127.0.0.1 only).
     Setting("prometheusPort", _port, 9090, "Host port of Prometheus in dev.", kind="integer"),
     Setting("alertmanagerPort", _port, 9093, "Host port of Alertmanager in dev.", kind="integer"),
@@ -807,6 +849,17 @@ def _check_together(values: dict, secrets: Mapping[str, Optional[str]],
             problem("retentionSize", f"is {values['retentionSize']}; allowed: at most 90% of "
                     f"prometheusStorageSize ({values['prometheusStorageSize']}), so the WAL and "
                     "compaction have room")
+    if values["oidcEnabled"]:
+        for key in ("oidcAuthUrl", "oidcTokenUrl", "oidcUserinfoUrl", "oidcClientId"):
+            if not values[key]:
+                problem(key, f"is required because oidcEnabled is true; set it with `pulumi config set {key} "
+                        "<value>`")
+        if "oidcClientSecret" not in secrets:
+            problem("oidcClientSecret", "is required because oidcEnabled is true; set it with "
+                    "`pulumi config set --secret oidcClientSecret <value>`")
+        if not any(values[k] for k in ("oidcAdminGroups", "oidcEditorGroups", "oidcViewerGroups")):
+            problem("oidcViewerGroups", "is empty, and so are oidcAdminGroups and oidcEditorGroups; with "
+                    "oidcEnabled nobody could sign in: name at least one group")
     if on_kubernetes and not values["kubeContext"]:
         problem("kubeContext", "is required on Kubernetes: the kubeconfig context to deploy to (see "
                 "`kubectl config get-contexts`), so that the current context cannot receive the stack "

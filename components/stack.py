@@ -53,7 +53,8 @@ class MonitoringStack(pulumi.ComponentResource):
         if secret_key is None:
             secret_key = _generated_secret(f"{name}-grafana-secret-key", 40, child)
         grafana = Grafana(c.GRAFANA, GrafanaArgs(settings, args.platform, files["grafana/grafana.ini"],
-                                                 admin_password, secret_key), opts=child)
+                                                 admin_password, secret_key, args.secrets.oidc_client_secret),
+                          opts=child)
         exporter = CeleryExporter(c.CELERY_EXPORTER, CeleryExporterArgs(
             settings, args.platform, commands[c.CELERY_EXPORTER], args.secrets.celery_broker_url),
             opts=child)
