@@ -462,6 +462,14 @@ SETTINGS: tuple[Setting, ...] = (
             "Whether the Watchdog must reach a dead man's switch (watchdogWebhookUrl). Required on "
             "Kubernetes; write `none` only for a stack that knowingly runs without one (nobody "
             "notices when its alerting stops). Unset on Docker means optional."),
+    # Where people open the UIs: every link in a notification and on a dashboard points there.
+    Setting("prometheusUrl", _url("http", "https"), None,
+            "Prometheus's URL as people open it (its --web.external-url): the Source link of every alert. "
+            "Default http://localhost:<prometheusPort>, the dev port or `kubectl port-forward` on Kubernetes; "
+            "set the public URL when an ingress serves it."),
+    Setting("alertmanagerUrl", _url("http", "https"), None,
+            "Alertmanager's URL as people open it (its --web.external-url): the silence and alert links "
+            "of every notification. Default http://localhost:<alertmanagerPort>, as prometheusUrl."),
     # Grafana.
     Setting("grafanaUrl", _url("http", "https"), "http://localhost:3001",
             "Grafana's URL as users and the Pulumi Grafana provider reach it; used for "
@@ -778,6 +786,8 @@ def parse(stack: str, raw: Mapping[str, Any], secrets: Mapping[str, Optional[str
     if errors:
         raise SettingsError(f"invalid settings for stack '{stack}':\n  " + "\n  ".join(errors))
     values["environment"] = values["environment"] or _name(stack.lower())
+    values["prometheusUrl"] = values["prometheusUrl"] or f"http://localhost:{values['prometheusPort']}"
+    values["alertmanagerUrl"] = values["alertmanagerUrl"] or f"http://localhost:{values['alertmanagerPort']}"
     return Settings(stack=stack, secrets_set=frozenset(secrets),
                     **{s.field: values[s.key] for s in SETTINGS if not s.secret})
 

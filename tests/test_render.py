@@ -103,3 +103,18 @@ def test_unknown_stack_is_a_clear_error():
                             cwd=PROJECT_DIR, capture_output=True, text=True)
     assert result.returncode == 1
     assert "Pulumi.staging.yaml: no such stack file" in result.stderr
+
+
+@pytest.mark.parametrize("raw, prometheus, alertmanager", [
+    ({}, "http://localhost:9090", "http://localhost:9093"),
+    ({"prometheusPort": "19090", "alertmanagerPort": "19093"}, "http://localhost:19090", "http://localhost:19093"),
+    ({"prometheusUrl": "https://prometheus.hospital.example", "alertmanagerUrl": "https://am.hospital.example/"},
+     "https://prometheus.hospital.example", "https://am.hospital.example"),
+])
+def test_prometheus_and_alertmanager_link_to_the_urls_people_open(raw, prometheus, alertmanager):
+    from components.settings import parse
+    commands = render_stack(parse("dev", {"platform": "docker", **raw})).commands
+    assert f"--web.external-url={prometheus}" in commands[c.PROMETHEUS].args
+    assert f"--web.external-url={alertmanager}" in commands[c.ALERTMANAGER].args
+    for service in (c.PROMETHEUS, c.ALERTMANAGER):
+        assert "--web.route-prefix=/" in commands[service].args, "the API and probes stay at /"

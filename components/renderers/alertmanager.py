@@ -285,7 +285,10 @@ def render_alertmanager_command(settings: Settings, rule_files: dict[str, str], 
     """The arguments every one of `replicas` Alertmanagers runs with (cluster addresses are the component's)."""
     args = [f"--config.file={c.ALERTMANAGER_CONFIG_DIR}/alertmanager.yml",
             f"--storage.path={c.ALERTMANAGER_DATA_DIR}",
-            f"--data.retention={SILENCE_RETENTION}"]
+            f"--data.retention={SILENCE_RETENTION}",
+            # Notifications link here (alerts, silences); the API stays at /.
+            f"--web.external-url={settings.alertmanager_url}",
+            "--web.route-prefix=/"]
     timeout = peer_timeout_seconds(replicas, alert_tick_seconds(settings, rule_files),
                                    (duration_seconds(t["group_wait"]) for t in TIMING.values()))
     if timeout is not None:

@@ -28,6 +28,9 @@ def render_prometheus_command(settings: Settings) -> Command:
         f"--storage.tsdb.retention.time={settings.retention_time}",
         f"--storage.tsdb.retention.size={settings.retention_size}",
         *ALERT_STATE_FLAGS,
+        # Alerts link here ("Source"); the API stays at / whatever path the URL has.
+        f"--web.external-url={settings.prometheus_url}",
+        "--web.route-prefix=/",
     ))
 
 
