@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from changes import report
-from changes.revisions import RevisionError, repository_root, resolve, tree_at
+from changes.revisions import RevisionError, last_change, repository_root, resolve, tree_at
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,9 +31,11 @@ def main(argv: list[str] | None = None) -> int:
         base_commit = resolve(repository, arguments.base)
         head_commit = None if arguments.head is None else resolve(repository, arguments.head)
         with tree_at(repository, base_commit) as base_tree, tree_at(repository, head_commit) as head_tree:
-            before = report.snapshot(base_tree, f"`{arguments.base}` ({base_commit[:7]})")
+            before = report.snapshot(base_tree, f"`{arguments.base}` ({base_commit[:7]})",
+                                     last_change(repository, base_commit, "runbooks") or base_commit)
             head_label = "the working tree" if head_commit is None else f"`{arguments.head}` ({head_commit[:7]})"
-            after = report.snapshot(head_tree, head_label)
+            after = report.snapshot(head_tree, head_label,
+                                    head_commit and (last_change(repository, head_commit, "runbooks") or head_commit))
             text = report.build(before, after)
     except RevisionError as error:
         print(f"changes: error: {error}", file=sys.stderr)

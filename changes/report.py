@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -51,13 +52,17 @@ class Snapshot:
         return services.Side.of(self.label, (self.probe.get("stacks") or {}).get(stack) or {})
 
 
-def _probe(tree: Path, stacks: list[str]) -> dict:
+def _probe(tree: Path, stacks: list[str], runbooks_revision: Optional[str] = None) -> dict:
     if not (tree / "components" / "settings.py").exists():
         return {}
+    env = dict(os.environ)
+    if runbooks_revision:
+        # An exported tree has no git history: say which runbooks its alerts link to.
+        env["SCHEDULER_MONITORING_RUNBOOKS_REVISION"] = runbooks_revision
     with tempfile.TemporaryDirectory(prefix="changes-probe-") as directory:
         out = Path(directory) / "probe.json"
         # `-c` puts the revision's own tree first on sys.path, so its `components` is the one imported.
-        result = subprocess.run([sys.executable, "-c", PROBE, str(out), str(tree), *stacks], cwd=tree,
+        result = subprocess.run([sys.executable, "-c", PROBE, str(out), str(tree), *stacks], cwd=tree, env=env,
                                 capture_output=True, text=True, timeout=PROBE_TIMEOUT_SECONDS)
         if result.returncode != 0 or not out.exists():
             last = (result.stderr.strip().splitlines() or ["no output"])[-1]
@@ -65,11 +70,11 @@ def _probe(tree: Path, stacks: list[str]) -> dict:
         return json.loads(out.read_text())
 
 
-def snapshot(tree: Path, label: str) -> Snapshot:
+def snapshot(tree: Path, label: str, runbooks_revision: Optional[str] = None) -> Snapshot:
     rule_set = rules.load(tree)
     boards, board_problems = dashboards.load(tree)
     stacks, stack_problems = stack_settings.load(tree)
-    return Snapshot(label, rule_set, boards, stacks, _probe(tree, sorted(stacks)),
+    return Snapshot(label, rule_set, boards, stacks, _probe(tree, sorted(stacks), runbooks_revision),
                     rule_set.problems + board_problems + stack_problems)
 
 

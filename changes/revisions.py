@@ -34,6 +34,12 @@ def resolve(repo: Path, revision: str) -> str:
     return result.stdout.strip()
 
 
+def last_change(repo: Path, commit: str, path: str) -> Optional[str]:
+    """The commit, at or before `commit`, that last changed `path` (None if none did)."""
+    result = _git(repo, "log", "-1", "--format=%H", commit, "--", path)
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
 @contextmanager
 def tree_at(repo: Path, commit: Optional[str]) -> Iterator[Path]:
     """The files of `commit` in a temporary directory, or the working tree itself for None.

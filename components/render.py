@@ -13,6 +13,7 @@ from pathlib import Path
 
 from components.platform.topology import Topology, topology
 from components import constants as c
+from components import settings as settings_module
 from components.renderers.alertmanager import (render_alertmanager_command, render_alertmanager_config,
                                                render_templates)
 from components.renderers.command import Command
@@ -21,6 +22,7 @@ from components.renderers.exporter import render_exporter_command
 from components.renderers.grafana import render_datasource_provisioning, render_grafana_ini
 from components.renderers.prometheus import render_prometheus_command, render_prometheus_config
 from components.renderers.rules import check_intervals, load_rule_files, render_rule_files
+from components.revision import REVISION_TOKEN, runbooks_revision
 from components.settings import InputError, Settings, from_stack_file
 
 
@@ -38,7 +40,10 @@ def render_stack(settings: Settings) -> Rendered:
     files: dict[str, str] = {"prometheus/prometheus.yml": render_prometheus_config(settings, where)}
     loaded_rules = load_rule_files()
     check_intervals(settings, loaded_rules)
-    rule_files = render_rule_files(settings, loaded_rules)
+    runbooks = settings.runbook_base_url
+    if REVISION_TOKEN in runbooks:
+        runbooks = runbooks.replace(REVISION_TOKEN, runbooks_revision(settings_module.PROJECT_DIR))
+    rule_files = render_rule_files(settings, loaded_rules, runbook_base_url=runbooks)
     for name, text in rule_files.items():
         files[f"prometheus/rules/{name}"] = text
     files["alertmanager/alertmanager.yml"] = render_alertmanager_config(settings)

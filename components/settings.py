@@ -511,9 +511,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("grafanaPort", _port, 3001, "Host port of Grafana in dev.", kind="integer"),
     # Docs.
     Setting("runbookBaseUrl", _url("https", "http"),
-            "https://github.com/residency-scheduler/scheduler-monitoring/blob/main/runbooks",
-            "Where runbooks/<AlertName>.md are published; every alert links there. "
-            "Change it to your fork or docs site."),
+            "https://github.com/residency-scheduler/scheduler-monitoring/blob/{revision}/runbooks",
+            "Where runbooks/<AlertName>.md are published; every alert links there. {revision} becomes "
+            "the commit that last changed runbooks/, so a link shows the runbook as deployed, not as a "
+            "branch says later. Change it to your fork or docs site."),
     # Volumes.
     Setting("keepDataOnDestroy", _boolean, True,
             "Keep data volumes (Docker) and claims (Kubernetes) when the stack or a workload is "

@@ -23,6 +23,7 @@ from components import render
 from components import settings as s
 from components.renderers import dashboards as d
 from components.renderers import rules as r
+from components.revision import REVISION_ENV
 from tests.support.pulumi_mocks import run_program
 
 DOCKER_STACK = "config:\n  scheduler-monitoring:platform: docker\n"
@@ -370,6 +371,8 @@ def project(tmp_path, monkeypatch) -> Path:
     monkeypatch.setattr(s, "PROJECT_DIR", tmp_path)
     monkeypatch.setattr(r, "RULES_DIR", tmp_path / "rules")
     monkeypatch.setattr(d, "DASHBOARDS_DIR", tmp_path / "dashboards")
+    # The copy is no git checkout: name the runbooks' revision as an exported tree must.
+    monkeypatch.setenv(REVISION_ENV, "0" * 40)
     return tmp_path
 
 

@@ -118,3 +118,30 @@ def test_prometheus_and_alertmanager_link_to_the_urls_people_open(raw, prometheu
     assert f"--web.external-url={alertmanager}" in commands[c.ALERTMANAGER].args
     for service in (c.PROMETHEUS, c.ALERTMANAGER):
         assert "--web.route-prefix=/" in commands[service].args, "the API and probes stay at /"
+
+
+def test_alerts_link_to_the_runbooks_as_deployed_not_to_a_moving_branch(monkeypatch):
+    from components.revision import REVISION_ENV
+    from components.settings import parse
+    monkeypatch.delenv(REVISION_ENV, raising=False)
+    last = subprocess.run(["git", "-C", str(PROJECT_DIR), "log", "-1", "--format=%H", "--", "runbooks"],
+                          capture_output=True, text=True).stdout.strip()
+    assert len(last) == 40
+    rules = render_stack(parse("dev", {"platform": "docker"})).files["prometheus/rules/scheduler_tasks.yml"]
+    assert f"/blob/{last}/runbooks/CeleryNoWorkers.md" in rules and "/blob/main/" not in rules
+    monkeypatch.setenv(REVISION_ENV, "f" * 40)
+    rules = render_stack(parse("dev", {"platform": "docker"})).files["prometheus/rules/scheduler_tasks.yml"]
+    assert f"/blob/{'f' * 40}/runbooks/CeleryNoWorkers.md" in rules
+
+
+def test_a_fixed_runbook_url_needs_no_revision(monkeypatch, tmp_path):
+    from components import settings as settings_module
+    from components.revision import REVISION_ENV
+    from components.settings import InputError, parse
+    monkeypatch.delenv(REVISION_ENV, raising=False)
+    monkeypatch.setattr(settings_module, "PROJECT_DIR", tmp_path)   # no git checkout there
+    with pytest.raises(InputError, match="not a git checkout"):
+        render_stack(parse("dev", {"platform": "docker"}))
+    fixed = parse("dev", {"platform": "docker", "runbookBaseUrl": "https://docs.hospital.example/runbooks/v7"})
+    assert "https://docs.hospital.example/runbooks/v7/Watchdog.md" in \
+        render_stack(fixed).files["prometheus/rules/scheduler_monitoring.yml"]

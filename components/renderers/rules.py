@@ -130,9 +130,10 @@ def load_rule_files(directory: Optional[Path] = None) -> list[RuleFile]:
     return loaded
 
 
-def render_rule_files(settings: Settings, files: Optional[list[RuleFile]] = None) -> dict[str, str]:
-    """File name -> deployed text, for every rule file."""
-    return {rule_file.name: render_rule_text(rule_file.text, runbook_base_url=settings.runbook_base_url,
+def render_rule_files(settings: Settings, files: Optional[list[RuleFile]] = None, *,
+                      runbook_base_url: Optional[str] = None) -> dict[str, str]:
+    """File name -> deployed text, for every rule file (`runbook_base_url`: the setting with its revision filled)."""
+    return {rule_file.name: render_rule_text(rule_file.text, runbook_base_url=runbook_base_url or settings.runbook_base_url,
                                              grafana_url=settings.grafana_url)
             for rule_file in (files if files is not None else load_rule_files())}
 
