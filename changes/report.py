@@ -169,9 +169,40 @@ def _routing_section(before: Snapshot, after: Snapshot) -> list[str]:
         if moved:
             body += ["", "Alerts whose receiver changed (from each revision's rule labels and routing):", "",
                      "| alert | severity | before | after |", "| --- | --- | --- | --- |", *moved, ""]
+        body += _tier_table(before, after, old_config, new_config, old_env, new_env)
         if body:
             lines += [f"### Routing and inhibition (`{stack}`)", "", *body, ""]
     return lines
+
+
+SEVERITIES = ("critical", "warning", "info")
+
+
+def _tier_table(before: Snapshot, after: Snapshot, old_config: Optional[dict], new_config: Optional[dict],
+                old_env: str, new_env: str) -> list[str]:
+    """Who gets each tier's alerts, per severity, when that changed: the on-call rotas read this."""
+    tiers = sorted({rule.labels.get("tier", "") for snapshot in (before, after)
+                    for rule in snapshot.rules.rules.values() if rule.kind == "alert"} - {""})
+
+    def where(config: Optional[dict], env: str, tier: str, severity: str) -> str:
+        if config is None:
+            return "(no routing)"
+        labels = {"alertname": "", "severity": severity, "tier": tier, "env": env}
+        return ", ".join(dict.fromkeys(name or "(no receiver)"
+                                       for name in receivers_for(config, labels)))
+
+    rows, changed = [], False
+    for tier in tiers:
+        cells = []
+        for severity in SEVERITIES:
+            was, now = where(old_config, old_env, tier, severity), where(new_config, new_env, tier, severity)
+            changed |= was != now
+            cells.append(f"`{now}`" if was == now else f"`{was}` → `{now}`")
+        rows.append(f"| {tier} | " + " | ".join(cells) + " |")
+    if not changed:
+        return []
+    return ["", "Where each tier's alerts go, by severity:", "",
+            "| tier | " + " | ".join(SEVERITIES) + " |", "| --- |" + " --- |" * len(SEVERITIES), *rows, ""]
 
 
 def _dashboard_section(before: Snapshot, after: Snapshot) -> list[str]:

@@ -67,6 +67,11 @@ def compare(before: Mapping[str, dict], after: Mapping[str, dict], secret_keys: 
                 lines.append(f"`{key}`: unset (was {_shown(old)}; now the default{default})")
             else:
                 lines.append(f"`{key}`: {_shown(old)} → {_shown(new)}")
+        heartbeat_was, heartbeat_is = old_values.get("watchdogHeartbeat"), new_values.get("watchdogHeartbeat")
+        if heartbeat_is == "none" and heartbeat_was != "none":
+            # Said loudly: from now on nobody learns that alerting itself has stopped.
+            lines.insert(0, f"**`{stack}` now runs without a dead man's switch** (`watchdogHeartbeat: none`): "
+                            "the Watchdog reaches no heartbeat service, so nobody is told if alerting stops")
         if lines:
             result[stack] = lines
     return result

@@ -173,3 +173,34 @@ def test_the_projects_own_renderer_and_settings_route_by_severity(tmp_path):
     assert row is not None, f"prod routes warning and critical alerts to different receivers:\n{text}"
     cells = [cell.strip() for cell in row.strip("|").split("|")]
     assert cells[1] == "critical" and cells[2] != cells[3] and "(no routing)" not in cells[2:], row
+
+
+@pytest.fixture
+def real_project(tmp_path) -> GitRepo:
+    """The project's components, rules, dashboards, runbooks and stacks in a throwaway repository."""
+    project = Path(__file__).resolve().parent.parent
+    repo = GitRepo(tmp_path)
+    for folder in ("components", "rules", "dashboards", "runbooks"):
+        shutil.copytree(project / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    for stack in ("dev", "prod"):
+        shutil.copy(project / f"Pulumi.{stack}.yaml", tmp_path / f"Pulumi.{stack}.yaml")
+    repo.commit("the project")
+    return repo
+
+
+def test_routes_per_tier_show_who_gets_each_tiers_alerts(real_project):
+    path = real_project.path / "Pulumi.prod.yaml"
+    path.write_text(path.read_text() + "  scheduler-monitoring:slackClinicalWebhookUrl:\n    secure: v1:SECRET\n")
+    real_project.commit("clinical warnings to the clinical channel")
+    text = real_project.report_text("HEAD~1", "HEAD")
+    assert "Where each tier's alerts go, by severity:" in text
+    assert "| clinical | `pagerduty-clinical` | `slack` → `slack-clinical` | `email` |" in text
+    assert "| background | `pagerduty` | `slack` | `email` |" in text
+
+
+def test_dropping_the_dead_mans_switch_is_said_loudly(real_project):
+    path = real_project.path / "Pulumi.prod.yaml"
+    path.write_text(path.read_text() + "  scheduler-monitoring:watchdogHeartbeat: none\n")
+    real_project.commit("no heartbeat")
+    text = real_project.report_text("HEAD~1", "HEAD")
+    assert "**`prod` now runs without a dead man's switch** (`watchdogHeartbeat: none`)" in text
