@@ -67,3 +67,85 @@ def test_rendering_loads_no_pulumi_package():
     result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_DIR, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]", f"rendering loaded {result.stdout.strip()}"
+
+
+# --------------------------------------------------------------------------
+# The import graph of the project's own modules.
+# --------------------------------------------------------------------------
+PACKAGES = ("alerting", "components", "changes", "gameday", "silences", "tools")
+# Lowest first; a module may import only from its own layer or below.
+LAYERS = (
+    ("semantics", ("alerting",)),
+    ("settings", ("components.constants", "components.settings")),
+    ("renderers", ("components.platform.topology", "components.renderers", "components.revision")),
+    ("rendering", ("components.render", "components.dashboard_summary")),
+    ("platforms", ("components.platform",)),
+    ("components", ("components",)),
+    ("composition", ("__main__",)),
+)
+# Tools around the program: they read what the program renders, never its Pulumi layers.
+TOOLING = ("tools", "changes", "gameday", "silences")
+TOOLING_MAY_IMPORT = ("semantics", "settings", "renderers", "rendering")
+
+
+def project_modules() -> dict[str, Path]:
+    modules = {"__main__": PROJECT_DIR / "__main__.py"}
+    for package in PACKAGES:
+        for path in sorted((PROJECT_DIR / package).rglob("*.py")):
+            parts = path.relative_to(PROJECT_DIR).with_suffix("").parts
+            modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return modules
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module -> the project's modules it imports, at any depth of its code (functions included)."""
+    modules = project_modules()
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets = []
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                # `from components import settings` imports the module components.settings;
+                # `from components.settings import X` the module components.settings.
+                targets = [f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in modules else node.module
+                           for alias in node.names]
+            for target in targets:
+                # `from components import settings` names the module components.settings.
+                while target and target not in modules:
+                    target = target.rpartition(".")[0]
+                if target and target != name:
+                    found.add(target)
+        graph[name] = found
+    return graph
+
+
+def layer_of(module: str) -> str:
+    best, length = None, -1
+    for layer, prefixes in LAYERS:
+        for prefix in prefixes:
+            if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > length:
+                best, length = layer, len(prefix)
+    if best is None:
+        raise AssertionError(f"{module} belongs to no layer")
+    return best
+
+
+def test_no_module_imports_from_a_layer_above_it():
+    order = [layer for layer, _ in LAYERS]
+    problems = []
+    for module, imports in import_graph().items():
+        tooling = module.split(".")[0] in TOOLING
+        for target in imports:
+            if target.split(".")[0] in TOOLING:
+                if not tooling:
+                    problems.append(f"{module} imports the tool {target}")
+                continue
+            if tooling:
+                if layer_of(target) not in TOOLING_MAY_IMPORT:
+                    problems.append(f"{module} (a tool) imports {target} ({layer_of(target)} layer)")
+            elif order.index(layer_of(target)) > order.index(layer_of(module)):
+                problems.append(f"{module} ({layer_of(module)}) imports {target} ({layer_of(target)})")
+    assert not problems, "\n".join(sorted(problems))
