@@ -116,6 +116,7 @@ REQUIRED_SIBLINGS = {
     ("CriticalCoverageGap", "ScheduleCoverageGap"), ("CriticalFacultyShortage", "LowFacultyAvailability"),
     ("CriticalLoadShedding", "LoadSheddingActive"), ("CeleryTaskFailureRateCritical", "CeleryTaskFailureRate"),
     ("CeleryQueueBacklogCritical", "CeleryQueueBacklog"),
+    ("PrometheusNotificationsDropped", "PrometheusErrorSendingAlerts"),
 }
 BACKEND_GROUPS = {"scheduler_resilience", "scheduler_compliance", "scheduler_performance", "scheduler_security"}
 

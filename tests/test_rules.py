@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.settings import duration_seconds
+from components.renderers.prometheus import render_prometheus_command
+from components.settings import duration_seconds, from_stack_file
 from tests.support import rules as r
+from tools.binaries import committed_stacks
 
 # The spec's three tables plus the groups of the spec: name -> (group, severity, for).
 SPEC_ALERTS = {
@@ -173,3 +175,33 @@ def test_every_alert_has_promtool_cases_firing_and_not_firing():
                     assert set(alert["exp_annotations"]) == set(rule["annotations"]), check["alertname"]
     assert set(ALERTS) - firing == set(), "alerts never asserted firing"
     assert set(ALERTS) - ALWAYS_FIRING - quiet == set(), "alerts never asserted silent"
+
+
+# Prometheus's default --rules.alert.resend-delay: a firing alert is resent once
+# this much time has passed, at the first evaluation strictly after it.
+RESEND_DELAY_SECONDS = 60
+
+
+@pytest.mark.parametrize("stack", committed_stacks())
+def test_the_dropped_alerts_page_outlasts_the_watchdogs_resend_gap(stack):
+    """PrometheusNotificationsDropped reads "nothing accepted in the window" as "alerts are lost".
+
+    That holds only if a working Alertmanager accepts something in every window:
+    the Watchdog, always firing, is resent every `gap`, and the window must hold
+    a sample before and one after such a send. After a fresh start or a scrape
+    gap the first samples can show a drop with no accepted alert for up to a gap,
+    a scrape and an evaluation: `for:` must outlast that.
+    """
+    settings, _ = from_stack_file(stack)
+    assert not any(arg.startswith("--rules.alert.resend-delay")
+                   for arg in render_prometheus_command(settings).args), "the gap below assumes the default"
+    evaluation = duration_seconds(settings.evaluation_interval)
+    scrape = duration_seconds(settings.scrape_interval)
+    gap = (RESEND_DELAY_SECONDS // evaluation + 1) * evaluation
+    rule = ALERTS["PrometheusNotificationsDropped"]
+    windows = {duration_seconds(w) for w in re.findall(r"\[(\w+)\]", rule["expr"])}
+    assert len(windows) == 1, rule["expr"]
+    window = windows.pop()
+    assert window - scrape > gap, f"{stack}: a {window}s window can miss a resend every {gap}s"
+    assert duration_seconds(rule["for"]) > gap + scrape + evaluation, stack
+
