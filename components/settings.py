@@ -65,6 +65,26 @@ def duration_seconds(text: str) -> float:
     return total
 
 
+def quantity_bytes(text: str) -> int:
+    """Bytes in a Kubernetes binary quantity such as `50Gi` (raises ValueError)."""
+    match = _K8S_QUANTITY.match(text)
+    if not match:
+        raise ValueError(text)
+    return int(match.group(1)) * 1024 ** ("KMGTPE".index(match.group(2)[0]) + 1)
+
+
+def retention_size_bytes(text: str) -> int:
+    """Bytes Prometheus reads from --storage.tsdb.retention.size such as `8GB` (raises ValueError).
+
+    Prometheus parses it as base-2 bytes: 8GB is 8 GiB, as its own
+    prometheus_tsdb_retention_limit_bytes shows.
+    """
+    match = _SIZE.match(text)
+    if not match:
+        raise ValueError(text)
+    return int(match.group(1)) * 1024 ** "BKMGTPE".index(match.group(2)[0])
+
+
 def _text(value: Any) -> str:
     if isinstance(value, (dict, list)):
         raise ValueError("a single value")

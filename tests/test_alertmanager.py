@@ -117,6 +117,7 @@ REQUIRED_SIBLINGS = {
     ("CriticalLoadShedding", "LoadSheddingActive"), ("CeleryTaskFailureRateCritical", "CeleryTaskFailureRate"),
     ("CeleryQueueBacklogCritical", "CeleryQueueBacklog"),
     ("PrometheusNotificationsDropped", "PrometheusErrorSendingAlerts"),
+    ("PrometheusTSDBReloadsFailing", "PrometheusTSDBCompactionsFailing"),
 }
 BACKEND_GROUPS = {"scheduler_resilience", "scheduler_compliance", "scheduler_performance", "scheduler_security"}
 

@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from components.renderers.prometheus import render_prometheus_command
-from components.settings import duration_seconds, from_stack_file
+from components.renderers.rules import prometheus_volume_bytes, render_rule_files
+from components.settings import duration_seconds, from_stack_file, quantity_bytes, retention_size_bytes
 from tests.support import rules as r
 from tools.binaries import committed_stacks
 
@@ -62,7 +63,10 @@ PANELS = {  # dashboard uid -> (slug, panel ids) from the contract
 NO_PANEL = {"Watchdog", "AlertmanagerDown", "GrafanaDown", "PrometheusRuleEvaluationFailures",
             "PrometheusConfigReloadFailed", "AlertmanagerConfigReloadFailed",
             "PrometheusNotConnectedToAlertmanagers", "PrometheusErrorSendingAlerts",
-            "PrometheusNotificationsDropped", "AlertmanagerNotificationsFailing"}
+            "PrometheusNotificationsDropped", "AlertmanagerNotificationsFailing",
+            "PrometheusReplicaDown", "PrometheusTSDBCompactionsFailing", "PrometheusTSDBReloadsFailing",
+            "PrometheusTSDBWALCorrupted", "PrometheusStorageFillingUp", "PrometheusRemoteWriteFailing",
+            "PrometheusRemoteWriteBehind"}
 MONITORS = {"PrometheusTargetDown", "CeleryExporterDown"} | NO_PANEL
 ALWAYS_FIRING = {"Watchdog"}
 
@@ -205,3 +209,29 @@ def test_the_dropped_alerts_page_outlasts_the_watchdogs_resend_gap(stack):
     assert window - scrape > gap, f"{stack}: a {window}s window can miss a resend every {gap}s"
     assert duration_seconds(rule["for"]) > gap + scrape + evaluation, stack
 
+
+def test_rendered_rules_know_how_many_bytes_fill_the_prometheus_volume():
+    prod, _ = from_stack_file("prod")
+    dev, _ = from_stack_file("dev")
+    assert (prod.platform, prod.prometheus_storage_size) == ("kubernetes", "50Gi")
+    assert (dev.platform, dev.retention_size) == ("docker", "8GB")
+    # The claim on Kubernetes; on Docker retentionSize, which Prometheus reads as base-2 bytes.
+    assert prometheus_volume_bytes(prod) == 50 * 2**30
+    assert prometheus_volume_bytes(dev) == 8 * 2**30
+    for settings in (prod, dev):
+        files = render_rule_files(settings)
+        assert not [name for name, text in files.items() if "${" in text], "a placeholder left unfilled"
+        rule = next(rule for group in yaml.safe_load(files["scheduler_monitoring.yml"])["groups"]
+                    for rule in group["rules"] if rule.get("alert") == "PrometheusStorageFillingUp")
+        assert rule["expr"].rstrip().endswith(f"> {prometheus_volume_bytes(settings)}")
+
+
+@pytest.mark.parametrize("text,expected", [("512Mi", 512 * 2**20), ("50Gi", 50 * 2**30), ("1Ti", 2**40)])
+def test_kubernetes_quantities_in_bytes(text, expected):
+    assert quantity_bytes(text) == expected
+
+
+@pytest.mark.parametrize("text,expected", [("100B", 100), ("512MB", 512 * 2**20), ("8GB", 8 * 2**30),
+                                           ("2TB", 2 * 2**40)])
+def test_retention_sizes_in_bytes_as_prometheus_reads_them(text, expected):
+    assert retention_size_bytes(text) == expected
