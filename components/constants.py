@@ -54,3 +54,5 @@ WATCHDOG_WEBHOOK_URL_FILE = "watchdog_webhook_url"
 # Placeholders in rules/*.yml, replaced by the rule renderer with settings.
 RUNBOOK_BASE_URL_TOKEN = "${RUNBOOK_BASE_URL}"
 GRAFANA_URL_TOKEN = "${GRAFANA_URL}"
+# Bytes a Prometheus data volume holds when full (a number in PromQL and templates).
+PROMETHEUS_VOLUME_BYTES_TOKEN = "${PROMETHEUS_VOLUME_BYTES}"

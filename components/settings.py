@@ -77,6 +77,26 @@ def duration_seconds(text: str) -> float:
     return total
 
 
+def quantity_bytes(text: str) -> int:
+    """Bytes in a Kubernetes binary quantity such as `50Gi` (raises ValueError)."""
+    match = _K8S_QUANTITY.match(text)
+    if not match:
+        raise ValueError(text)
+    return int(match.group(1)) * 1024 ** ("KMGTPE".index(match.group(2)[0]) + 1)
+
+
+def retention_size_bytes(text: str) -> int:
+    """Bytes Prometheus reads from --storage.tsdb.retention.size such as `8GB` (raises ValueError).
+
+    Prometheus parses it as base-2 bytes: 8GB is 8 GiB, as its own
+    prometheus_tsdb_retention_limit_bytes shows.
+    """
+    match = _SIZE.match(text)
+    if not match:
+        raise ValueError(text)
+    return int(match.group(1)) * 1024 ** "BKMGTPE".index(match.group(2)[0])
+
+
 def _text(value: Any) -> str:
     if isinstance(value, (dict, list)):
         raise ValueError("a single value")
@@ -379,7 +399,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("scrapeInterval", _duration, "15s",
             "How often every target is scraped. Raise it to cut load; alert latency grows with it. "
             "At most a quarter of the rules' shortest range window (so a rate survives a missed "
-            "scrape) and half their shortest for: (so one failed scrape cannot page): 60s today."),
+            "scrape) and half their shortest for: (so one failed scrape cannot page): 45s today."),
     Setting("evaluationInterval", _duration, "30s",
             "Rule evaluation interval for groups that set none (the monitors' group). "
             "The scheduler groups keep the intervals the spec gives them. At most half the shortest "

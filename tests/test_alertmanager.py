@@ -134,6 +134,8 @@ REQUIRED_SIBLINGS = {
     ("CriticalCoverageGap", "ScheduleCoverageGap"), ("CriticalFacultyShortage", "LowFacultyAvailability"),
     ("CriticalLoadShedding", "LoadSheddingActive"), ("CeleryTaskFailureRateCritical", "CeleryTaskFailureRate"),
     ("CeleryQueueBacklogCritical", "CeleryQueueBacklog"),
+    ("PrometheusNotificationsDropped", "PrometheusErrorSendingAlerts"),
+    ("PrometheusTSDBReloadsFailing", "PrometheusTSDBCompactionsFailing"),
 }
 BACKEND_GROUPS = {"scheduler_resilience", "scheduler_compliance", "scheduler_performance", "scheduler_security"}
 

@@ -220,8 +220,8 @@ CASES: list[Case] = [
                             "oidcTokenUrl": "https://sso.example/token", "oidcUserinfoUrl": "https://sso.example/me",
                             "oidcClientId": "grafana", "oidcViewerGroups": '["oncall"]'}),
     # -- settings that must agree with the rules ------------------------------------------
-    setting("scrapeInterval", "10m", "at most 1m", "half the rules' shortest for: (2m)"),
-    setting("scrapeInterval", "90s", "at most 1m"),
+    setting("scrapeInterval", "10m", "at most 45s", "a quarter of the rules' shortest range window (3m)"),
+    setting("scrapeInterval", "90s", "at most 45s"),
     setting("evaluationInterval", "5m", "at most 1m", "half the shortest for: (2m)"),
     # -- settings that must agree with each other ------------------------------------------
     Case("stack file", "e-mail on without its addresses",

@@ -36,7 +36,7 @@ def test_catalog_uses_the_exporters_real_names_not_the_specs():
     assert "exception" in failed["labels"] and "queue_name" in failed["labels"]
 
 
-@pytest.mark.parametrize("path_group", r.groups(), ids=lambda pg: pg[1]["name"])
+@pytest.mark.parametrize("path_group", r.groups(rendered=True), ids=lambda pg: pg[1]["name"])
 def test_every_rule_queries_only_catalogued_or_recorded_metrics(path_group):
     _, group = path_group
     known = catalog.series_names() | set(r.recording_rules())

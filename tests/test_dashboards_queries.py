@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.renderers.rules import render_rule_text
 from tests.support import rules as r
 from tests.support.promql import metric_names, parse, substitute_grafana_macros
 
@@ -239,8 +238,7 @@ def test_behaviour_of_panel_queries_on_data(tmp_path):
     for path in sorted(RULES.glob("*.yml")):
         groups = yaml.safe_load(path.read_text())["groups"]
         if needed & {rule.get("record") for group in groups for rule in group["rules"]}:
-            (tmp_path / path.name).write_text(render_rule_text(
-                path.read_text(), runbook_base_url="https://runbooks.test", grafana_url="https://grafana.test"))
+            (tmp_path / path.name).write_text(r.render_for_tests(path.read_text()))
             rule_files.append(path.name)
     assert len(rule_files) > 1, f"no rule file records {needed}"
     # Rules are evaluated every minute, as the deployed groups are. A panel reads the

@@ -9,9 +9,12 @@ import yaml
 
 from components import constants as c
 from components.render import render_stack
-from components.settings import duration_seconds, from_stack_file
+from components.renderers.prometheus import render_prometheus_command
+from components.renderers.rules import prometheus_volume_bytes, render_rule_files
+from components.settings import duration_seconds, from_stack_file, quantity_bytes, retention_size_bytes
 from tests.support import rules as r
 from tests.support.promql import metric_names
+from tools.binaries import committed_stacks
 
 # The spec's three tables plus the groups of the spec: name -> (group, severity, for).
 SPEC_ALERTS = {
@@ -63,7 +66,10 @@ PANELS = {  # dashboard uid -> (slug, panel ids) from the contract
 NO_PANEL = {"Watchdog", "AlertmanagerDown", "GrafanaDown", "PrometheusRuleEvaluationFailures",
             "PrometheusConfigReloadFailed", "AlertmanagerConfigReloadFailed",
             "PrometheusNotConnectedToAlertmanagers", "PrometheusErrorSendingAlerts",
-            "PrometheusNotificationsDropped", "AlertmanagerNotificationsFailing"}
+            "PrometheusNotificationsDropped", "AlertmanagerNotificationsFailing",
+            "PrometheusReplicaDown", "PrometheusTSDBCompactionsFailing", "PrometheusTSDBReloadsFailing",
+            "PrometheusTSDBWALCorrupted", "PrometheusStorageFillingUp", "PrometheusRemoteWriteFailing",
+            "PrometheusRemoteWriteBehind"}
 MONITORS = {"PrometheusTargetDown", "CeleryExporterDown"} | NO_PANEL
 ALWAYS_FIRING = {"Watchdog"}
 
@@ -194,3 +200,59 @@ def test_the_new_event_alerts_read_created_series_that_prometheus_keeps(stack):
     features = {feature for arg in args if arg.startswith("--enable-feature=")
                 for feature in arg.partition("=")[2].split(",")}
     assert not features & set(FLAGS_DROPPING_CREATED_SERIES), f"{stack}: {features}"
+
+
+# Prometheus's default --rules.alert.resend-delay: a firing alert is resent once
+# this much time has passed, at the first evaluation strictly after it.
+RESEND_DELAY_SECONDS = 60
+
+
+@pytest.mark.parametrize("stack", committed_stacks())
+def test_the_dropped_alerts_page_outlasts_the_watchdogs_resend_gap(stack):
+    """PrometheusNotificationsDropped reads "nothing accepted in the window" as "alerts are lost".
+
+    That holds only if a working Alertmanager accepts something in every window:
+    the Watchdog, always firing, is resent every `gap`, and the window must hold
+    a sample before and one after such a send. After a fresh start or a scrape
+    gap the first samples can show a drop with no accepted alert for up to a gap,
+    a scrape and an evaluation: `for:` must outlast that.
+    """
+    settings, _ = from_stack_file(stack)
+    assert not any(arg.startswith("--rules.alert.resend-delay")
+                   for arg in render_prometheus_command(settings).args), "the gap below assumes the default"
+    evaluation = duration_seconds(settings.evaluation_interval)
+    scrape = duration_seconds(settings.scrape_interval)
+    gap = (RESEND_DELAY_SECONDS // evaluation + 1) * evaluation
+    rule = ALERTS["PrometheusNotificationsDropped"]
+    windows = {duration_seconds(w) for w in re.findall(r"\[(\w+)\]", rule["expr"])}
+    assert len(windows) == 1, rule["expr"]
+    window = windows.pop()
+    assert window - scrape > gap, f"{stack}: a {window}s window can miss a resend every {gap}s"
+    assert duration_seconds(rule["for"]) > gap + scrape + evaluation, stack
+
+
+def test_rendered_rules_know_how_many_bytes_fill_the_prometheus_volume():
+    prod, _ = from_stack_file("prod")
+    dev, _ = from_stack_file("dev")
+    assert (prod.platform, prod.prometheus_storage_size) == ("kubernetes", "50Gi")
+    assert (dev.platform, dev.retention_size) == ("docker", "8GB")
+    # The claim on Kubernetes; on Docker retentionSize, which Prometheus reads as base-2 bytes.
+    assert prometheus_volume_bytes(prod) == 50 * 2**30
+    assert prometheus_volume_bytes(dev) == 8 * 2**30
+    for settings in (prod, dev):
+        files = render_rule_files(settings)
+        assert not [name for name, text in files.items() if "${" in text], "a placeholder left unfilled"
+        rule = next(rule for group in yaml.safe_load(files["scheduler_monitoring.yml"])["groups"]
+                    for rule in group["rules"] if rule.get("alert") == "PrometheusStorageFillingUp")
+        assert rule["expr"].rstrip().endswith(f"> {prometheus_volume_bytes(settings)}")
+
+
+@pytest.mark.parametrize("text,expected", [("512Mi", 512 * 2**20), ("50Gi", 50 * 2**30), ("1Ti", 2**40)])
+def test_kubernetes_quantities_in_bytes(text, expected):
+    assert quantity_bytes(text) == expected
+
+
+@pytest.mark.parametrize("text,expected", [("100B", 100), ("512MB", 512 * 2**20), ("8GB", 8 * 2**30),
+                                           ("2TB", 2 * 2**40)])
+def test_retention_sizes_in_bytes_as_prometheus_reads_them(text, expected):
+    assert retention_size_bytes(text) == expected

@@ -57,6 +57,9 @@ SIBLING_INHIBITIONS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = 
     ("PrometheusNotConnectedToAlertmanagers", ("PrometheusErrorSendingAlerts", "PrometheusNotificationsDropped"),
      ("instance",)),
     ("PrometheusNotificationsDropped", ("PrometheusErrorSendingAlerts",), ("instance",)),
+    # A block that cannot be reloaded fails every compaction too (the reload is
+    # part of it): one problem, told by its cause.
+    ("PrometheusTSDBReloadsFailing", ("PrometheusTSDBCompactionsFailing",), ("instance",)),
 )
 # A scrape target that is down makes every alert computed from its metrics
 # stale: the rules label those alerts `scrape_job=<job>`, the target-down

@@ -13,9 +13,9 @@ from typing import Optional
 
 import yaml
 
-from components.constants import GRAFANA_URL_TOKEN, RUNBOOK_BASE_URL_TOKEN
-from components.settings import (PROJECT_DIR, InputError, Settings, duration_seconds, settings_error,
-                                 yaml_error_text)
+from components.constants import GRAFANA_URL_TOKEN, PROMETHEUS_VOLUME_BYTES_TOKEN, RUNBOOK_BASE_URL_TOKEN
+from components.settings import (PROJECT_DIR, InputError, Settings, duration_seconds, quantity_bytes,
+                                 retention_size_bytes, settings_error, yaml_error_text)
 
 RULES_DIR = PROJECT_DIR / "rules"
 RULE_SUFFIX = ".yml"
@@ -101,14 +101,27 @@ def rule_timing(documents: list[dict], *, without_interval_only: bool = False) -
     return RuleTiming(min(windows, default=None), min(holds, default=None))
 
 
-def render_rule_text(text: str, *, runbook_base_url: str, grafana_url: str) -> str:
-    """Fill the runbook and dashboard link placeholders; nothing else changes.
+def prometheus_volume_bytes(settings: Settings) -> int:
+    """How many bytes make a Prometheus data volume full, as far as the stack knows.
+
+    On Kubernetes the claim's size. A Docker named volume lives on the host's
+    disk, whose size the stack does not know; the disk budget it gives
+    Prometheus there (retentionSize, read as Prometheus reads it) stands in.
+    """
+    if settings.on_kubernetes:
+        return quantity_bytes(settings.prometheus_storage_size)
+    return retention_size_bytes(settings.retention_size)
+
+
+def render_rule_text(text: str, *, runbook_base_url: str, grafana_url: str, prometheus_volume_bytes: int) -> str:
+    """Fill the link and volume-size placeholders; nothing else changes.
 
     Plain text replacement keeps the file byte-for-byte what the repository
-    holds (comments included) apart from the two base URLs.
+    holds (comments included) apart from those values.
     """
     return (text.replace(RUNBOOK_BASE_URL_TOKEN, runbook_base_url.rstrip("/"))
-                .replace(GRAFANA_URL_TOKEN, grafana_url.rstrip("/")))
+                .replace(GRAFANA_URL_TOKEN, grafana_url.rstrip("/"))
+                .replace(PROMETHEUS_VOLUME_BYTES_TOKEN, str(int(prometheus_volume_bytes))))
 
 
 @dataclass(frozen=True)
@@ -133,8 +146,10 @@ def load_rule_files(directory: Optional[Path] = None) -> list[RuleFile]:
 def render_rule_files(settings: Settings, files: Optional[list[RuleFile]] = None, *,
                       runbook_base_url: Optional[str] = None) -> dict[str, str]:
     """File name -> deployed text, for every rule file (`runbook_base_url`: the setting with its revision filled)."""
-    return {rule_file.name: render_rule_text(rule_file.text, runbook_base_url=runbook_base_url or settings.runbook_base_url,
-                                             grafana_url=settings.grafana_url)
+    volume = prometheus_volume_bytes(settings)
+    return {rule_file.name: render_rule_text(rule_file.text, grafana_url=settings.grafana_url,
+                                             runbook_base_url=runbook_base_url or settings.runbook_base_url,
+                                             prometheus_volume_bytes=volume)
             for rule_file in (files if files is not None else load_rule_files())}
 
 

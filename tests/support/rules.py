@@ -15,13 +15,26 @@ TESTS_DIR = Path(__file__).resolve().parent.parent / "rules"
 # Fixed link bases for rendered test copies: the promtool tests assert them.
 TEST_RUNBOOK_BASE_URL = "https://runbooks.test/runbooks"
 TEST_GRAFANA_URL = "https://grafana.test"
+# A 10 GiB volume (the default claim) in rendered test copies.
+TEST_PROMETHEUS_VOLUME_BYTES = 10 * 2**30
 
 
-def groups() -> list[tuple[Path, dict]]:
-    """(file, group) for every group of every rule file."""
+def render_for_tests(text: str) -> str:
+    """A rule file's text as deployed, with the fixed test values the promtool tests assert."""
+    return render_rule_text(text, runbook_base_url=TEST_RUNBOOK_BASE_URL, grafana_url=TEST_GRAFANA_URL,
+                            prometheus_volume_bytes=TEST_PROMETHEUS_VOLUME_BYTES)
+
+
+def groups(*, rendered: bool = False) -> list[tuple[Path, dict]]:
+    """(file, group) for every group of every rule file, as committed or (`rendered`) as deployed.
+
+    Expressions only parse rendered: a setting such as the volume size is
+    filled into them at render time.
+    """
     found = []
     for path in rule_files(RULES_DIR):
-        for group in yaml.safe_load(path.read_text())["groups"]:
+        text = render_for_tests(path.read_text()) if rendered else path.read_text()
+        for group in yaml.safe_load(text)["groups"]:
             found.append((path, group))
     return found
 
@@ -66,10 +79,9 @@ def tools_of_every_release(name: str) -> list[str]:
 
 
 def render_into(directory: Path) -> list[Path]:
-    """Rendered copies of every rule file (test URLs) plus the promtool test files, side by side."""
+    """Rendered copies of every rule file (test values) plus the promtool test files, side by side."""
     for path in rule_files(RULES_DIR):
-        (directory / path.name).write_text(render_rule_text(
-            path.read_text(), runbook_base_url=TEST_RUNBOOK_BASE_URL, grafana_url=TEST_GRAFANA_URL))
+        (directory / path.name).write_text(render_for_tests(path.read_text()))
     tests = sorted(TESTS_DIR.glob("*.test.yml"))
     for path in tests:
         shutil.copy(path, directory / path.name)
