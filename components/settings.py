@@ -821,10 +821,6 @@ def _allowed(setting: Setting) -> str:
     return "a value"
 
 
-_SIZE_BYTES = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12, "PB": 10**15, "EB": 10**18}
-_QUANTITY_BYTES = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
-
-
 # What each receiver needs once switched on.
 RECEIVER_NEEDS = {
     "pagerdutyEnabled": ("pagerdutyRoutingKey", "pagerdutyClinicalRoutingKey"),
@@ -871,11 +867,10 @@ def _check_together(values: dict, secrets: Mapping[str, Optional[str]],
                 f"celeryWorkerTimeout ({values['celeryWorkerTimeout']}), or a worker's series "
                 "vanish before it is ever reported down")
     on_kubernetes = values["platform"] == "kubernetes"
-    retention = _SIZE.match(values["retentionSize"])
-    claim = _K8S_QUANTITY.match(values["prometheusStorageSize"])
-    if on_kubernetes and retention and claim:
-        retention_bytes = int(retention.group(1)) * _SIZE_BYTES[retention.group(2)]
-        claim_bytes = int(claim.group(1)) * _QUANTITY_BYTES[claim.group(2)]
+    if on_kubernetes:
+        # Both as Prometheus and Kubernetes count them: 46GB is 46 GiB, 92 % of a 50Gi claim.
+        retention_bytes = retention_size_bytes(values["retentionSize"])
+        claim_bytes = quantity_bytes(values["prometheusStorageSize"])
         if retention_bytes > 0.9 * claim_bytes:
             problem("retentionSize", f"is {values['retentionSize']}; allowed: at most 90% of "
                     f"prometheusStorageSize ({values['prometheusStorageSize']}), so the WAL and "
