@@ -233,7 +233,7 @@ CASES: list[Case] = [
          stack_file=KUBERNETES_STACK + "  scheduler-monitoring:retentionSize: 20GB\n"
                                        "  scheduler-monitoring:prometheusStorageSize: 10Gi\n"),
     Case("stack file (kubernetes)", "retention over 90 % of the claim in binary units",
-         ("scheduler-monitoring:retentionSize is '46GB'", "90% of prometheusStorageSize"),
+         ("scheduler-monitoring:retentionSize is 46GB", "90% of prometheusStorageSize"),
          stack_file=KUBERNETES_STACK + "  scheduler-monitoring:retentionSize: 46GB\n"
                                        "  scheduler-monitoring:prometheusStorageSize: 50Gi\n"),
     on_kubernetes("grafanaUrl", "http://localhost:3001", "an address of this machine"),
