@@ -32,7 +32,8 @@ def test_render_writes_every_deployed_file(rendered):
                      "alertmanager/flags.txt", "celery-exporter/flags.txt"):
         assert (out / relative).is_file(), relative
     rules = sorted(p.name for p in (out / "prometheus/rules").glob("*.yml"))
-    assert rules == sorted(p.name for p in (PROJECT_DIR / "rules").glob("*.yml")) and rules
+    # The files of rules/ and the group generated from slos/.
+    assert rules == sorted([p.name for p in (PROJECT_DIR / "rules").glob("*.yml")] + [f"{c.SLO_RULE_GROUP}.yml"])
     dashboards = sorted(p.name for p in (out / "grafana/dashboards").glob("*.json"))
     assert dashboards == sorted(p.name for p in (PROJECT_DIR / "dashboards").glob("*.json")) and dashboards
 
