@@ -379,7 +379,15 @@ CASES: list[Case] = [
          change=edit_dashboard(DASHBOARD, lambda m: m.update(title=" "))),
     Case("dashboards", "panels not a list", (f"dashboards/{DASHBOARD}: \"panels\" must be a list",),
          change=edit_dashboard(DASHBOARD, lambda m: m.update(panels={}))),
-    Case("dashboards", "duplicate uid", ("uid 'celery-tasks' is also the uid of celery_tasks.json",),
+    Case("dashboards", "a sub-folder of the SLO dashboards", ("slo_dashboards/old: not a dashboard",),
+         change=write("slo_dashboards/old/x.json", "{}")),
+    Case("dashboards", "the same file name in two folders",
+         ("slo_dashboards/celery_tasks.json: dashboards/celery_tasks.json has the same file name",),
+         change=write("slo_dashboards/celery_tasks.json", '{"uid": "celery-tasks-slo", "title": "Copy"}')),
+    Case("dashboards", "an SLO dashboard with a main dashboard's uid",
+         ("slo_dashboards/zz_copy.json: uid 'celery-tasks' is also the uid of dashboards/celery_tasks.json",),
+         change=write("slo_dashboards/zz_copy.json", '{"uid": "celery-tasks", "title": "Copy"}')),
+    Case("dashboards", "duplicate uid", ("dashboards/zz_copy.json: uid 'celery-tasks' is also the uid of dashboards/celery_tasks.json",),
          change=write("dashboards/zz_copy.json", '{"uid": "celery-tasks", "title": "Copy"}')),
     # -- secrets (values checked for shape by the program, never shown) --------------------------
     secret("slackWebhookUrl", "not-a-url", "value not shown", "http:// or https://",
@@ -441,7 +449,7 @@ def test_the_table_covers_at_least_a_hundred_bad_inputs_of_every_kind():
 @pytest.fixture
 def project(tmp_path, monkeypatch) -> Path:
     """A copy of the project's data files, which the renderers and settings then read."""
-    for folder in ("rules", "slos", "dashboards"):
+    for folder in ("rules", "slos", "dashboards", "slo_dashboards"):
         shutil.copytree(s.PROJECT_DIR / folder, tmp_path / folder)
     for path in s.PROJECT_DIR.glob("Pulumi.*.yaml"):
         shutil.copy(path, tmp_path / path.name)
@@ -449,6 +457,7 @@ def project(tmp_path, monkeypatch) -> Path:
     monkeypatch.setattr(r, "RULES_DIR", tmp_path / "rules")
     monkeypatch.setattr(slo_files, "SLOS_DIR", tmp_path / "slos")
     monkeypatch.setattr(d, "DASHBOARDS_DIR", tmp_path / "dashboards")
+    monkeypatch.setattr(d, "SLO_DASHBOARDS_DIR", tmp_path / "slo_dashboards")
     return tmp_path
 
 
