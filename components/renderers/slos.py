@@ -24,7 +24,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_UP, Decimal
 from pathlib import Path
 from typing import Any, Optional
 
@@ -350,11 +350,11 @@ def apply_settings(settings: Settings, slos: list[Slo]) -> list[Objective]:
         for (severity, long, short), rate in zip(SLO_ALERT_WINDOWS, burn_rates):
             threshold = found.threshold(rate)
             if threshold >= 1:
-                highest = 1 - Decimal(1) / _decimal(max(burn_rates))
+                lowest_objective = 1 - Decimal(1) / _decimal(max(burn_rates))
                 message = (f"gives the {severity} alert over {long} and {short} an error ratio threshold of "
                            f"{rate:g} x (1 - {objective:g}) = {_number(threshold)}; an error ratio never exceeds 1, "
                            "so it could never fire. Allowed: an objective above "
-                           f"{_number(highest.quantize(Decimal('0.000001')))} with these burn rates, or lower "
+                           f"{_number(lowest_objective.quantize(Decimal('0.000001'), ROUND_UP))} with these burn rates, or lower "
                            f"burn rates ({burn_key})")
                 if values[objective_key] is None and values[burn_key] != SETTINGS_BY_KEY[burn_key].parse(
                         SETTINGS_BY_KEY[burn_key].default):
@@ -380,8 +380,7 @@ def apply_settings(settings: Settings, slos: list[Slo]) -> list[Objective]:
 
 def _number(value: Decimal) -> str:
     """A decimal without exponent or trailing zeros: 0.0720 -> 0.072, 14.40 -> 14.4, 1E+1 -> 10."""
-    text = format(value.normalize(), "f")
-    return text
+    return format(value.normalize(), "f")
 
 
 def _rates(rates: tuple) -> str:
