@@ -29,6 +29,13 @@ DATASOURCE_UID = "scheduler-prometheus"
 DATASOURCE_NAME = "Prometheus"
 FOLDER_UID = "residency-scheduler"
 FOLDER_TITLE = "Residency Scheduler"
+# The SLO dashboard's folder, nested in the one above (Grafana's nested folders).
+SLO_FOLDER_UID = "residency-scheduler-slos"
+SLO_FOLDER_TITLE = "SLOs"
+SLO_DASHBOARD_UID = "scheduler-slos"
+
+# The rule group generated from slos/*.yml (no file in rules/ may take its name).
+SLO_RULE_GROUP = "scheduler_slos"
 
 # Paths inside the containers.
 PROMETHEUS_CONFIG_DIR = "/etc/prometheus"

@@ -5,7 +5,7 @@ queries and thresholds on one screen to see what a change really does.
 
     python -m components.dashboard_summary [dashboards/x.json ...]
 
-Without arguments it summarises every dashboards/*.json.
+Without arguments it summarises every dashboard of every folder (dashboards/, slo_dashboards/).
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Iterable, Optional
 
-from components.renderers.dashboards import DASHBOARDS_DIR
+from components.renderers.dashboards import all_dashboard_files
 
 
 def _number(value) -> str:
@@ -126,9 +126,9 @@ def summarise(model: dict, name: str = "") -> str:
 
 
 def main(argv: list[str]) -> int:
-    paths = [Path(arg) for arg in argv] or sorted(DASHBOARDS_DIR.glob("*.json"))
+    paths = [Path(arg) for arg in argv] or all_dashboard_files()
     if not paths:
-        print(f"no dashboards found in {DASHBOARDS_DIR}", file=sys.stderr)
+        print("no dashboards found in dashboards/ or slo_dashboards/", file=sys.stderr)
         return 1
     summaries = []
     for path in paths:

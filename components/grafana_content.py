@@ -1,4 +1,4 @@
-"""GrafanaContent: the datasource, the "Residency Scheduler" folder and its dashboards."""
+"""GrafanaContent: the datasource, the "Residency Scheduler" folder, its nested folders and their dashboards."""
 from __future__ import annotations
 
 import json
@@ -8,7 +8,7 @@ from typing import Any, Optional
 import pulumi
 import pulumiverse_grafana as grafana
 
-from components import constants as c
+from components.renderers.dashboards import DashboardFolder, folder_of
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,8 @@ class GrafanaContentArgs:
     admin_user: str
     admin_password: Any              # secret Output
     datasource: dict                 # components.renderers.grafana.datasource_definition
-    dashboards: dict[str, str]       # file name -> JSON as deployed
+    dashboards: dict[str, str]       # path under grafana/dashboards/ (`x.json`, `SLOs/y.json`) -> JSON as deployed
+    folders: tuple[DashboardFolder, ...]   # parents first
     grafana_ready: list              # resources that exist only once Grafana is healthy
 
 
@@ -47,15 +48,23 @@ class GrafanaContent(pulumi.ComponentResource):
             json_data_encoded=json.dumps(source["jsonData"], sort_keys=True),
             opts=on_grafana,
         )
-        self.folder = grafana.oss.Folder(f"{name}-folder", title=c.FOLDER_TITLE, uid=c.FOLDER_UID,
-                                         opts=on_grafana)
+        self.folders: dict[str, grafana.oss.Folder] = {}
+        for spec in args.folders:
+            # The top folder keeps the resource name it always had; a nested one adds its title.
+            suffix = "" if spec.parent_uid is None else "-" + spec.title.lower().replace(" ", "-")
+            self.folders[spec.uid] = grafana.oss.Folder(
+                f"{name}-folder{suffix}", title=spec.title, uid=spec.uid,
+                # Its parent's Output, so Grafana has the parent before the child.
+                parent_folder_uid=self.folders[spec.parent_uid].uid if spec.parent_uid else None,
+                opts=on_grafana)
+        self.folder = self.folders[args.folders[0].uid]
         self.dashboard_urls = {}
-        for file_name, model in sorted(args.dashboards.items()):
-            stem = file_name.removesuffix(".json").replace("_", "-")
+        for path, model in sorted(args.dashboards.items()):
+            stem = path.rpartition("/")[2].removesuffix(".json").replace("_", "-")
             dashboard = grafana.oss.Dashboard(
                 f"{name}-{stem}",
                 config_json=model,
-                folder=self.folder.uid,
+                folder=self.folders[folder_of(path).uid].uid,
                 overwrite=True,
                 # The datasource must exist before a dashboard that names its uid.
                 # The model's diff is a wall of JSON; the pull request's change

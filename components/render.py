@@ -22,6 +22,7 @@ from components.renderers.exporter import render_exporter_command
 from components.renderers.grafana import render_datasource_provisioning, render_grafana_ini
 from components.renderers.prometheus import render_prometheus_command, render_prometheus_config
 from components.renderers.rules import check_intervals, load_rule_files, render_rule_files
+from components.renderers.slos import slo_rule_file
 from components.revision import REVISION_TOKEN, runbooks_revision
 from components.settings import InputError, Settings, from_stack_file
 
@@ -39,6 +40,9 @@ def render_stack(settings: Settings) -> Rendered:
     where = topology(settings)
     files: dict[str, str] = {"prometheus/prometheus.yml": render_prometheus_config(settings, where)}
     loaded_rules = load_rule_files()
+    # The SLO group is generated from slos/*.yml with the stack's objectives,
+    # then deployed and bounded like any group of rules/.
+    loaded_rules.append(slo_rule_file(settings, taken=tuple(f.name for f in loaded_rules)))
     check_intervals(settings, loaded_rules)
     runbooks = settings.runbook_base_url
     if REVISION_TOKEN in runbooks:

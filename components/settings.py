@@ -17,6 +17,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import json
+import math
 import re
 from dataclasses import dataclass, field, make_dataclass
 from pathlib import Path
@@ -373,6 +374,89 @@ class Setting:
         return re.sub(r"(?<!^)(?=[A-Z])", "_", self.key).lower()
 
 
+# Service-level objectives. Each SLO in slos/ writes its SLI, objective and
+# window; a stack may override the objective, the window and the burn rates
+# at which it alerts. The alerts are the Google SRE workbook's multiwindow,
+# multi-burn-rate ones: (severity, long window, short window), each short
+# window a twelfth of its long one so an alert stops soon after the errors do.
+SLO_ALERT_WINDOWS = (("critical", "1h", "5m"), ("critical", "6h", "30m"),
+                     ("warning", "1d", "2h"), ("warning", "3d", "6h"))
+# The workbook's burn rates for those pairs: 2 % and 5 % of a 30-day budget
+# spent in 1 h and 6 h page, 10 % in 1 d and 3 d open a ticket.
+SLO_BURN_RATES = (14.4, 6, 3, 1)
+SLO_LONGEST_ALERT_WINDOW = max(SLO_ALERT_WINDOWS, key=lambda pair: duration_seconds(pair[1]))[1]
+
+
+def objective_value(value: Any) -> float:
+    """An SLO objective: a fraction strictly between 0 and 1 (raises ValueError saying what is allowed)."""
+    if isinstance(value, bool):
+        raise ValueError("a fraction between 0 and 1 exclusive, such as 0.995 for 99.5 %")
+    try:
+        number = float(_text(value))
+    except ValueError:
+        raise ValueError("a fraction between 0 and 1 exclusive, such as 0.995 for 99.5 %") from None
+    if not math.isfinite(number) or not 0 < number < 1:
+        hint = f" ({number:g} % is written {number / 100:g})" if 50 <= number < 100 else ""
+        raise ValueError(f"a fraction between 0 and 1 exclusive, such as 0.995 for 99.5 %{hint}")
+    return number
+
+
+def slo_window_value(value: Any) -> str:
+    """An SLO window: a duration longer than the longest alert window, whose error ratio it contains."""
+    text = _duration(value)
+    if duration_seconds(text) <= duration_seconds(SLO_LONGEST_ALERT_WINDOW):
+        raise ValueError(f"a duration longer than {SLO_LONGEST_ALERT_WINDOW}, the longest window its alerts "
+                         "look at, such as 28d")
+    return text
+
+
+def _burn_rates(value: Any) -> tuple:
+    wanted = (f"{len(SLO_ALERT_WINDOWS)} positive numbers, comma-separated, one per alert window pair "
+              f"({', '.join(f'{long}/{short}' for _, long, short in SLO_ALERT_WINDOWS)}), such as "
+              f"{','.join(f'{rate:g}' for rate in SLO_BURN_RATES)}")
+
+    def number(entry: Any) -> float:
+        try:
+            rate = float(entry)
+        except (TypeError, ValueError):
+            raise ValueError(wanted) from None
+        if not math.isfinite(rate) or rate <= 0:
+            raise ValueError(wanted)
+        return rate
+    try:
+        rates = _list(number)(value)
+    except ValueError:
+        raise ValueError(wanted) from None
+    if len(rates) != len(SLO_ALERT_WINDOWS):
+        raise ValueError(wanted)
+    return tuple(int(rate) if rate.is_integer() else rate for rate in rates)
+
+
+def slo_setting_keys(slo: str) -> tuple[str, str, str]:
+    """The objective, window and burn-rate settings of the SLO `slo` (api_latency -> sloApiLatencyObjective, ...)."""
+    camel = "".join(part.capitalize() for part in slo.split("_"))
+    return f"slo{camel}Objective", f"slo{camel}Window", f"slo{camel}BurnRates"
+
+
+def _slo_settings(slo: str, what: str) -> tuple[Setting, ...]:
+    objective, window, burn_rates = slo_setting_keys(slo)
+    pairs = ", ".join(f"{long}/{short}" for _, long, short in SLO_ALERT_WINDOWS)
+    return (
+        Setting(objective, objective_value, None,
+                f"Objective of the {slo} SLO ({what}): the share of good requests, a fraction between 0 and 1 "
+                f"(0.995 = 99.5 %). Unset: the objective in slos/{slo}.yml. Relax it for a stack whose users "
+                "accept less; every alert threshold follows it."),
+        Setting(window, slo_window_value, None,
+                f"Window over which the {slo} SLO is measured and its error budget counted. Unset: the window in "
+                f"slos/{slo}.yml. Longer than {SLO_LONGEST_ALERT_WINDOW} (the alerts' longest window) and at "
+                "most retentionTime."),
+        Setting(burn_rates, _burn_rates, ",".join(f"{rate:g}" for rate in SLO_BURN_RATES),
+                f"Burn rates at which the {slo} SLO alerts, one per window pair ({pairs}): the first two page, "
+                "the last two open a ticket in Slack. A burn rate of 1 spends the budget in exactly the window. "
+                "Each times (1 - objective) must stay below 1, or its alert could never fire."),
+    )
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("platform", _choice("docker", "kubernetes"), None,
             "Where the stack runs: docker (one host, dev) or kubernetes (HA, prod). Every stack file "
@@ -404,8 +488,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Rule evaluation interval for groups that set none (the monitors' group). "
             "The scheduler groups keep the intervals the spec gives them. At most half the shortest "
             "for: of the rules it evaluates, so a for: still means what it says: 60s today."),
-    Setting("retentionTime", _duration, "15d",
-            "How long Prometheus keeps samples. Raise it for longer history (needs more disk)."),
+    Setting("retentionTime", _duration, "30d",
+            "How long Prometheus keeps samples. Raise it for longer history (needs more disk). At least "
+            "the longest SLO window (28d), or the SLO dashboard counts the budget over fewer days."),
     Setting("retentionSize", _size, "8GB",
             "Disk budget for Prometheus's TSDB; oldest blocks go first. Keep it below the volume size."),
     Setting("remoteWriteUrl", _url("http", "https"), None,
@@ -535,6 +620,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Where runbooks/<AlertName>.md are published; every alert links there. {revision} becomes "
             "the commit that last changed runbooks/, so a link shows the runbook as deployed, not as a "
             "branch says later. Change it to your fork or docs site."),
+    # Service-level objectives (slos/*.yml).
+    *_slo_settings("api_availability", "requests answered without a server error"),
+    *_slo_settings("api_latency", "requests served within 1 s"),
     # Volumes.
     Setting("keepDataOnDestroy", _boolean, True,
             "Keep data volumes (Docker) and claims (Kubernetes) when the stack or a workload is "

@@ -15,6 +15,7 @@ from components.grafana_content import GrafanaContent, GrafanaContentArgs
 from components.platform.base import Platform
 from components.prometheus import Prometheus, PrometheusArgs
 from components.render import Rendered
+from components.renderers.dashboards import dashboard_folders
 from components.renderers.grafana import datasource_definition
 from components.rule_groups import RuleGroups, RuleGroupsArgs
 from components.settings import Secrets
@@ -64,6 +65,7 @@ class MonitoringStack(pulumi.ComponentResource):
             admin_password=admin_password,
             datasource=datasource_definition(settings, topology),
             dashboards=under("grafana/dashboards/"),
+            folders=dashboard_folders(),
             grafana_ready=grafana.ready,
         ), opts=child)
 

@@ -56,6 +56,12 @@ METRICS: dict[str, tuple[str, tuple[str, ...], Optional[tuple[float, ...]]]] = {
     "schedule_generation_duration_seconds": ("histogram", ("algorithm",), (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600)),
     "schedule_violations": ("counter", ("violation_type",), None),
     "schedule_assignments": ("counter", ("algorithm",), None),
+    # HTTP requests (prometheus-fastapi-instrumentator 7.x, grouped status codes)
+    "http_requests": ("counter", ("handler", "method", "status"), None),
+    "http_request_duration_seconds": ("histogram", ("handler", "method"), (0.1, 0.5, 1)),
+    "http_request_duration_highr_seconds": ("histogram", (), (0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1,
+                                                              1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5, 7.5, 10, 30, 60)),
+    "http_requests_inprogress": ("gauge", ("handler", "method"), None),
 }
 
 # A healthy hospital: every alert quiet. Utilization 60% is GREEN and leaves

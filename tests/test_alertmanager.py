@@ -137,7 +137,11 @@ REQUIRED_SIBLINGS = {
     ("PrometheusNotificationsDropped", "PrometheusErrorSendingAlerts"),
     ("PrometheusTSDBReloadsFailing", "PrometheusTSDBCompactionsFailing"),
 }
-BACKEND_GROUPS = {"scheduler_resilience", "scheduler_compliance", "scheduler_performance", "scheduler_security"}
+BACKEND_GROUPS = {"scheduler_resilience", "scheduler_compliance", "scheduler_performance", "scheduler_security",
+                  "scheduler_slos"}
+# Each SLO's page silences its ticket.
+SLO_SIBLINGS = {("ApiAvailabilityBudgetBurnCritical", "ApiAvailabilityBudgetBurn"),
+                ("ApiLatencyBudgetBurnCritical", "ApiLatencyBudgetBurn")}
 
 
 def _pairs() -> list[tuple[str, str, tuple[str, ...]]]:
@@ -165,6 +169,9 @@ PAIRS = _pairs()
 def test_inhibitions_cover_the_issues_siblings_and_target_down_dependants():
     found = {(s, t) for s, t, _ in PAIRS}
     assert REQUIRED_SIBLINGS <= found
+    # An SLO's page silences its own ticket only, never another SLO's.
+    slo_pairs = {(s, t) for s, t, _ in PAIRS if "slo" in ALERTS[s]["labels"] and "slo" in ALERTS[t]["labels"]}
+    assert slo_pairs == SLO_SIBLINGS
     backend_dependants = {t for s, t, _ in PAIRS if s == "PrometheusTargetDown"}
     assert backend_dependants == {n for n, rule in ALERTS.items() if rule["group"] in BACKEND_GROUPS} | {
         "ResilienceHealthCheckStale"}

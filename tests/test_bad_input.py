@@ -23,6 +23,7 @@ from components import render
 from components import settings as s
 from components.renderers import dashboards as d
 from components.renderers import rules as r
+from components.renderers import slos as slo_files
 from components.revision import REVISION_ENV
 from tests.support.pulumi_mocks import run_program
 
@@ -104,6 +105,18 @@ def secret(key: str, value: str, *expected: str, base: str = DOCKER_STACK, plain
 
 RULE = "rules/scheduler_tasks.yml"
 DASHBOARD = "celery_tasks.json"
+SLO = "slos/api_availability.yml"
+
+
+def slo_line(text: str) -> int:
+    """The line of the SLO file that starts with `text` (messages name it)."""
+    lines = (s.PROJECT_DIR / SLO).read_text().splitlines()
+    return next(number for number, line in enumerate(lines, 1) if line.strip().startswith(text))
+
+
+def remove_slos(root: Path) -> None:
+    for path in (root / "slos").glob("*.yml"):
+        path.unlink()
 
 CASES: list[Case] = [
     # -- the stack file itself ---------------------------------------------------------
@@ -283,6 +296,88 @@ CASES: list[Case] = [
                                          "      - alert: Foo\n        expr: up == 0\n        for: 15s\n")),
     Case("rules", "no rule file at all", ("rules/: no rule files",), change=lambda root: [
         p.unlink() for p in (root / "rules").glob("*.yml")]),
+    Case("rules", "the SLO group's shortest window (5m) bounds the scrape interval too",
+         ("scheduler-monitoring:scrapeInterval is 90s", "at most 1m15s", "a quarter of the rules' shortest range "
+          "window (5m)"),
+         stack_file=DOCKER_STACK + "  scheduler-monitoring:scrapeInterval: 90s\n",
+         change=lambda root: ([p.unlink() for p in (root / "rules").glob("*.yml")],
+                              write("rules/extra.yml", "groups:\n  - name: extra\n    rules:\n"
+                                                       "      - record: job:up:avg1h\n"
+                                                       "        expr: avg_over_time(up[1h])\n")(root))),
+    Case("rules", "a rule file named like the generated SLO group",
+         ("rules/scheduler_slos.yml: the group scheduler_slos is generated from slos/*.yml",),
+         change=write("rules/scheduler_slos.yml", "groups:\n  - name: scheduler_slos\n    rules:\n"
+                                                  "      - record: a:b:c\n        expr: vector(1)\n")),
+    # -- SLO files ------------------------------------------------------------------------
+    Case("slos", ".yaml suffix", ("slos/extra.yaml: not an SLO file", "rename it to extra.yml"),
+         change=write("slos/extra.yaml", "name: extra\n")),
+    Case("slos", "a README", ("slos/README.md: not an SLO file", "move it out"), change=write("slos/README.md", "# SLOs\n")),
+    Case("slos", "a sub-folder", ("slos/old: not an SLO file",), change=write("slos/old/x.yml", "name: x\n")),
+    Case("slos", "no SLO file at all", ("slos/: no SLO files",), change=remove_slos),
+    Case("slos", "not UTF-8", ("slos/latin1.yml: not UTF-8",), change=write("slos/latin1.yml", b"name: \xe9\n")),
+    # The parser notices the unclosed list on the next line.
+    Case("slos", "YAML error", (f"{SLO}:{slo_line('window:')}:", "not valid YAML"),
+         change=edit(SLO, "objective: 0.995", "objective: [0.995")),
+    Case("slos", "a list", ("slos/extra.yml: an SLO file is a mapping",), change=write("slos/extra.yml", "- name\n")),
+    Case("slos", "key written twice", (f"{SLO}:{slo_line('labels:')}: window is written twice",
+                                       f"first on line {slo_line('window:')}"),
+         change=edit(SLO, "labels:\n", "window: 7d\nlabels:\n")),
+    Case("slos", "misspelt key", (f"{SLO}:{slo_line('objective:')}: unknown key 'objectve'", "did you mean objective?"),
+         change=edit(SLO, "objective: 0.995", "objectve: 0.995")),
+    Case("slos", "misspelt SLI key", (f"{SLO}:{slo_line('good:')}: unknown key 'goood'", "did you mean good?"),
+         change=edit(SLO, "  good:", "  goood:")),
+    Case("slos", "window missing", (f"{SLO}: needs window",), change=edit(SLO, "window: 28d\n", "")),
+    Case("slos", "name not the file's", (f"{SLO}:{slo_line('name:')}: name 'api_uptime' must be the file's name",),
+         change=edit(SLO, "name: api_availability", "name: api_uptime")),
+    Case("slos", "name not a word", (f"{SLO}:{slo_line('name:')}: name 'API-availability' must be lower-case words",),
+         change=edit(SLO, "name: api_availability", "name: API-availability")),
+    Case("slos", "objective above 1", (f"{SLO}:{slo_line('objective:')}: objective is 1.5",
+                                       "a fraction between 0 and 1 exclusive"),
+         change=edit(SLO, "objective: 0.995", "objective: 1.5")),
+    Case("slos", "objective as a percentage", (f"{SLO}:{slo_line('objective:')}: objective is 99.5",
+                                               "99.5 % is written 0.995"),
+         change=edit(SLO, "objective: 0.995", "objective: 99.5")),
+    Case("slos", "objective of 1", (f"{SLO}:{slo_line('objective:')}: objective is 1;",),
+         change=edit(SLO, "objective: 0.995", "objective: 1")),
+    Case("slos", "window not a duration", (f"{SLO}:{slo_line('window:')}: window is '28 days'",
+                                           "a Prometheus duration"),
+         change=edit(SLO, "window: 28d", "window: 28 days")),
+    Case("slos", "window shorter than the alerts' windows", (f"{SLO}:{slo_line('window:')}: window is '2d'",
+                                                             "longer than 3d, the longest window its alerts look at"),
+         change=edit(SLO, "window: 28d", "window: 2d")),
+    Case("slos", "SLI as a rate, not a selector", (f"{SLO}:{slo_line('good:')}: sli.good must be a PromQL selector",),
+         change=edit(SLO, 'good: http_requests_total{job="scheduler-backend", status!="5xx"}',
+                     'good: rate(http_requests_total{job="scheduler-backend", status!="5xx"}[5m])')),
+    Case("slos", "SLI without its job", (f"{SLO}:{slo_line('valid:')}: sli.valid must be a selector with exactly "
+                                        'one job="..." matcher',),
+         change=edit(SLO, 'valid: http_requests_total{job="scheduler-backend"}', "valid: http_requests_total{}")),
+    Case("slos", "SLI matcher unreadable", (f"{SLO}:{slo_line('good:')}: sli.good must be label matchers",),
+         change=edit(SLO, 'status!="5xx"', "status!=5xx")),
+    Case("slos", "good and valid of different jobs", (f"{SLO}:{slo_line('sli:')}: every selector must name the same job",),
+         change=edit(SLO, 'valid: http_requests_total{job="scheduler-backend"}',
+                     'valid: http_requests_total{job="scheduler-frontend"}')),
+    Case("slos", "valid missing", (f"{SLO}:{slo_line('sli:')}: sli.valid is missing",),
+         change=edit(SLO, '  valid: http_requests_total{job="scheduler-backend"}\n', "")),
+    Case("slos", "an alert label missing", (f"{SLO}:{slo_line('labels:')}: labels.tier is missing",),
+         change=edit(SLO, "  tier: application\n", "")),
+    Case("slos", "an SLO without its settings", ("slos/api_uptime.yml: SLO api_uptime has no settings",
+                                                "sloApiUptimeObjective", "components/settings.py"),
+         change=lambda root: (root / "slos/api_uptime.yml").write_text(
+             (root / SLO).read_text().replace("name: api_availability", "name: api_uptime"))),
+    setting("sloApiAvailabilityObjective", "1", "a fraction between 0 and 1 exclusive"),
+    setting("sloApiAvailabilityObjective", "99.5", "99.5 % is written 0.995"),
+    setting("sloApiAvailabilityObjective", "high", "such as 0.995"),
+    setting("sloApiAvailabilityObjective", "0.9", "14.4 x (1 - 0.9) = 1.44", "could never fire",
+            "an objective above 0.930556"),
+    setting("sloApiLatencyWindow", "four weeks", "a Prometheus duration"),
+    setting("sloApiLatencyWindow", "3d", "longer than 3d"),
+    setting("sloApiLatencyWindow", "45d", "at most retentionTime (30d)"),
+    setting("sloApiAvailabilityBurnRates", "14.4,6,3", "4 positive numbers", "1h/5m, 6h/30m, 1d/2h, 3d/6h"),
+    setting("sloApiAvailabilityBurnRates", "14.4,6,3,0", "4 positive numbers"),
+    setting("sloApiAvailabilityBurnRates", "fast,6,3,1", "4 positive numbers"),
+    setting("sloApiAvailabilityBurnRates", "300,6,3,1", f"with the objective 0.995 of {SLO}:{slo_line('objective:')}",
+            "300 x (1 - 0.995) = 1.5", "could never fire"),
+    setting("retentionTime", "15d", "at least 28d", "api_availability SLO's window (28d)", "sloApiAvailabilityWindow"),
     # -- dashboards -----------------------------------------------------------------------
     Case("dashboards", "upper-case suffix", ("dashboards/extra.JSON: not a dashboard", "rename it to extra.json"),
          change=write("dashboards/extra.JSON", "{}")),
@@ -306,7 +401,15 @@ CASES: list[Case] = [
          change=edit_dashboard(DASHBOARD, lambda m: m.update(title=" "))),
     Case("dashboards", "panels not a list", (f"dashboards/{DASHBOARD}: \"panels\" must be a list",),
          change=edit_dashboard(DASHBOARD, lambda m: m.update(panels={}))),
-    Case("dashboards", "duplicate uid", ("uid 'celery-tasks' is also the uid of celery_tasks.json",),
+    Case("dashboards", "a sub-folder of the SLO dashboards", ("slo_dashboards/old: not a dashboard",),
+         change=write("slo_dashboards/old/x.json", "{}")),
+    Case("dashboards", "the same file name in two folders",
+         ("slo_dashboards/celery_tasks.json: dashboards/celery_tasks.json has the same file name",),
+         change=write("slo_dashboards/celery_tasks.json", '{"uid": "celery-tasks-slo", "title": "Copy"}')),
+    Case("dashboards", "an SLO dashboard with a main dashboard's uid",
+         ("slo_dashboards/zz_copy.json: uid 'celery-tasks' is also the uid of dashboards/celery_tasks.json",),
+         change=write("slo_dashboards/zz_copy.json", '{"uid": "celery-tasks", "title": "Copy"}')),
+    Case("dashboards", "duplicate uid", ("dashboards/zz_copy.json: uid 'celery-tasks' is also the uid of dashboards/celery_tasks.json",),
          change=write("dashboards/zz_copy.json", '{"uid": "celery-tasks", "title": "Copy"}')),
     # -- secrets (values checked for shape by the program, never shown) --------------------------
     secret("slackWebhookUrl", "not-a-url", "value not shown", "http:// or https://",
@@ -362,19 +465,21 @@ CASES: list[Case] = [
 def test_the_table_covers_at_least_a_hundred_bad_inputs_of_every_kind():
     categories = {case.category.split(" (")[0] for case in CASES}
     assert len(CASES) >= 100, len(CASES)
-    assert categories == {"stack file", "rules", "dashboards", "secrets"}
+    assert categories == {"stack file", "rules", "slos", "dashboards", "secrets"}
 
 
 @pytest.fixture
 def project(tmp_path, monkeypatch) -> Path:
     """A copy of the project's data files, which the renderers and settings then read."""
-    for folder in ("rules", "dashboards"):
+    for folder in ("rules", "slos", "dashboards", "slo_dashboards"):
         shutil.copytree(s.PROJECT_DIR / folder, tmp_path / folder)
     for path in s.PROJECT_DIR.glob("Pulumi.*.yaml"):
         shutil.copy(path, tmp_path / path.name)
     monkeypatch.setattr(s, "PROJECT_DIR", tmp_path)
     monkeypatch.setattr(r, "RULES_DIR", tmp_path / "rules")
+    monkeypatch.setattr(slo_files, "SLOS_DIR", tmp_path / "slos")
     monkeypatch.setattr(d, "DASHBOARDS_DIR", tmp_path / "dashboards")
+    monkeypatch.setattr(d, "SLO_DASHBOARDS_DIR", tmp_path / "slo_dashboards")
     # The copy is no git checkout: name the runbooks' revision as an exported tree must.
     monkeypatch.setenv(REVISION_ENV, "0" * 40)
     return tmp_path

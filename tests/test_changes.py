@@ -182,7 +182,7 @@ def test_settings_changes_never_print_secret_values(repo, tmp_path):
         config:
           scheduler-monitoring:platform: docker
           scheduler-monitoring:scrapeInterval: 30s
-          scheduler-monitoring:retentionTime: 30d
+          scheduler-monitoring:retentionTime: 45d
           scheduler-monitoring:pagerdutyRoutingKey:
             secure: v1:CIPHERTEXTTWO
           scheduler-monitoring:slackWebhookUrl: https://hooks.slack.example/PLAINTEXTLEAK
@@ -191,7 +191,7 @@ def test_settings_changes_never_print_secret_values(repo, tmp_path):
     repo.commit("settings")
     text = repo.report_text("HEAD~1", "HEAD")
     assert "`scrapeInterval`: `15s` → `30s`" in text
-    assert "`retentionTime`: set to `30d` (default `15d`)" in text
+    assert "`retentionTime`: set to `45d` (default `30d`)" in text
     assert "`pagerdutyRoutingKey`: secret changed" in text
     assert "`slackWebhookUrl`: secret set" in text
     assert "new stack file `Pulumi.prod.yaml`" in text

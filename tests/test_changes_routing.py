@@ -161,7 +161,8 @@ def test_the_projects_own_renderer_and_settings_route_by_severity(tmp_path):
     shutil.copytree(project / "components", tmp_path / "components",
                     ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(project / "Pulumi.prod.yaml", tmp_path / "Pulumi.prod.yaml")
-    shutil.copytree(project / "dashboards", tmp_path / "dashboards")
+    for folder in ("dashboards", "slos", "slo_dashboards"):
+        shutil.copytree(project / folder, tmp_path / folder)
     repo.write("rules/scheduler_resilience.yml", RULES)
     repo.commit("real components")
     repo.write("rules/scheduler_resilience.yml", RULES.replace(
@@ -180,7 +181,7 @@ def real_project(tmp_path) -> GitRepo:
     """The project's components, rules, dashboards, runbooks and stacks in a throwaway repository."""
     project = Path(__file__).resolve().parent.parent
     repo = GitRepo(tmp_path)
-    for folder in ("components", "rules", "dashboards", "runbooks"):
+    for folder in ("components", "rules", "dashboards", "slos", "slo_dashboards", "runbooks"):
         shutil.copytree(project / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
     for stack in ("dev", "prod"):
         shutil.copy(project / f"Pulumi.{stack}.yaml", tmp_path / f"Pulumi.{stack}.yaml")

@@ -25,7 +25,8 @@ def project_repo(tmp_path_factory) -> GitRepo:
     repo = GitRepo(path)
     shutil.copytree(PROJECT / "components", path / "components", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(PROJECT / "rules", path / "rules")
-    shutil.copytree(PROJECT / "dashboards", path / "dashboards")
+    for folder in ("dashboards", "slos", "slo_dashboards"):
+        shutil.copytree(PROJECT / folder, path / folder)
     for stack in ("dev", "prod"):
         shutil.copy(PROJECT / f"Pulumi.{stack}.yaml", path / f"Pulumi.{stack}.yaml")
     repo.commit("the project as it is")
@@ -37,7 +38,7 @@ def upgrade_report(project_repo) -> str:
     """A new default Prometheus image, a longer dev retention and a reworked exporter command."""
     _edit(project_repo, "components/settings.py", '"prom/prometheus:v3.14.0"', '"prom/prometheus:v3.15.0"')
     _edit(project_repo, "Pulumi.dev.yaml", "  scheduler-monitoring:platform: docker\n",
-          "  scheduler-monitoring:platform: docker\n  scheduler-monitoring:retentionTime: 30d\n")
+          "  scheduler-monitoring:platform: docker\n  scheduler-monitoring:retentionTime: 45d\n")
     _edit(project_repo, "components/renderers/exporter.py", '"--retry-interval=5",', '"--log-level=DEBUG",')
     project_repo.commit("upgrade")
     return project_repo.report_text("HEAD~1", "HEAD")
@@ -49,9 +50,9 @@ def test_a_new_default_image_shows_for_every_stack_that_uses_it(upgrade_report):
 
 
 def test_a_stack_setting_that_changes_a_flag_names_the_flag_and_the_stack(upgrade_report):
-    assert "Prometheus flag `--storage.tsdb.retention.time` now `30d` instead of `15d` (dev)." in upgrade_report
-    assert "now `30d` instead of `30d`" not in upgrade_report, "prod's retention did not change"
-    assert "`retentionTime`: set to `30d` (default `15d`)" in upgrade_report
+    assert "Prometheus flag `--storage.tsdb.retention.time` now `45d` instead of `30d` (dev)." in upgrade_report
+    assert "(dev, prod)" not in upgrade_report.split("retention.time")[1].split("\n")[0], "prod keeps its own 30d"
+    assert "`retentionTime`: set to `45d` (default `30d`)" in upgrade_report
 
 
 def test_flags_added_and_removed_in_the_renderer(upgrade_report):

@@ -16,10 +16,15 @@ from pathlib import Path
 import promql_parser
 import pytest
 
+from components.renderers.dashboards import dashboard_folders
+from components.renderers.slos import BURN_RATE_PANEL
 from tests.support.promql import substitute_grafana_macros
 
 ROOT = Path(__file__).resolve().parent.parent
 DASHBOARDS = ROOT / "dashboards"
+# The nested "SLOs" folder's dashboards (components/renderers/dashboards.py: DASHBOARD_FOLDERS).
+SLO_DASHBOARDS = ROOT / "slo_dashboards"
+DIRECTORY = {"scheduler_slos.json": SLO_DASHBOARDS}
 
 DATASOURCE_REF = {"type": "prometheus", "uid": "${datasource}"}
 DATASOURCE_UID = "scheduler-prometheus"
@@ -63,6 +68,18 @@ SPEC = {
             10: ("Resilience Health Check", "stat"), 11: ("N-1/N-2 Analysis Task", "stat"),
             12: ("Total Processed (24h)", "stat"), 13: ("Total Failures (24h)", "stat"),
             14: ("Avg Task Duration (1h)", "stat"),
+        },
+    },
+    # One row per SLO (repeated by $slo), every panel on the slo:* recording rules.
+    "scheduler_slos.json": {
+        "uid": "scheduler-slos", "title": "Scheduler SLOs", "refresh": "1m", "from": "now-7d",
+        "variables": {"datasource", "slo"},
+        "panels": {
+            1: ("SLI now", "stat"), 2: ("SLI over the window", "stat"), 3: ("Objective and window", "stat"),
+            4: ("Error budget left", "stat"), 5: ("Budget left at window end (last day's pace)", "stat"),
+            6: ("Budget lasts (last hour's burn)", "stat"), 7: ("Burn rate (1h, 6h)", "timeseries"),
+            8: ("Error budget left over time", "timeseries"), 9: ("SLI and objective", "timeseries"),
+            10: ("Handlers spending the budget", "table"), 11: ("Bad requests by handler", "timeseries"),
         },
     },
 }
@@ -134,7 +151,7 @@ MIN_RANGE_SECONDS = 60
 
 
 def load(name: str) -> dict:
-    return json.loads((DASHBOARDS / name).read_text())
+    return json.loads((DIRECTORY.get(name, DASHBOARDS) / name).read_text())
 
 
 def all_panels(model: dict) -> list[dict]:
@@ -171,7 +188,17 @@ def dashboard(request):
 
 def test_every_dashboard_file_is_known():
     """A dashboard added without entries here would escape every check below."""
-    assert sorted(p.name for p in DASHBOARDS.glob("*.json")) == sorted(SPEC)
+    found = {p.name: p.parent for p in [*DASHBOARDS.glob("*.json"), *SLO_DASHBOARDS.glob("*.json")]}
+    assert sorted(found) == sorted(SPEC)
+    assert {name: directory for name, directory in found.items() if directory != DASHBOARDS} == DIRECTORY
+
+
+def test_the_main_folder_keeps_its_three_dashboards_and_the_slos_sit_in_a_nested_folder():
+    folders = {folder.uid: folder for folder in dashboard_folders()}
+    main, slos = folders["residency-scheduler"], folders["residency-scheduler-slos"]
+    assert (main.title, main.parent_uid, main.directory) == ("Residency Scheduler", None, DASHBOARDS)
+    assert (slos.title, slos.parent_uid, slos.directory) == ("SLOs", "residency-scheduler", SLO_DASHBOARDS)
+    assert len(list(DASHBOARDS.glob("*.json"))) == 3
 
 
 def test_top_level_fields(dashboard):
@@ -230,7 +257,8 @@ def test_grid_layout_fits_and_nothing_overlaps(dashboard):
 
 def test_every_panel_and_target_uses_the_datasource_variable(dashboard):
     name, model = dashboard
-    assert "${DS_" not in (DASHBOARDS / name).read_text(), "import placeholders do not resolve when provisioned"
+    assert "${DS_" not in (DIRECTORY.get(name, DASHBOARDS) / name).read_text(), \
+        "import placeholders do not resolve when provisioned"
     for panel in content_panels(model):
         assert panel.get("datasource") == DATASOURCE_REF, panel["title"]
         assert panel.get("targets"), f"{panel['title']} has no query"
@@ -471,3 +499,50 @@ def test_summary_of_one_file_and_of_a_missing_file(tmp_path):
     missing = subprocess.run([sys.executable, "-m", "components.dashboard_summary", str(tmp_path / "none.json")],
                              cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert missing.returncode == 1 and "none.json" in missing.stderr
+
+
+# ------------------------------------------------------------------ SLO dashboard
+SLO_BUDGET = [("red", None), ("orange", 0), ("yellow", 0.25), ("green", 0.5)]
+
+
+def test_slo_rows_repeat_for_each_slo_the_rules_record():
+    model = load("scheduler_slos.json")
+    variables = {v["name"]: v for v in model["templating"]["list"]}
+    slo = variables["slo"]
+    assert slo["type"] == "query" and slo["datasource"] == DATASOURCE_REF
+    assert slo["query"] == "label_values(slo:objective:ratio, slo)"
+    assert slo["multi"] is True and slo["includeAll"] is True
+    (row,) = [p for p in model["panels"] if p["type"] == "row"]
+    assert row["repeat"] == "slo" and row["collapsed"] is False and "$slo" in row["title"]
+    # Every other panel sits below the row, so Grafana repeats it with the row.
+    assert all(p["gridPos"]["y"] > row["gridPos"]["y"] for p in content_panels(model))
+
+
+def test_every_slo_query_follows_the_slo_variable():
+    model = load("scheduler_slos.json")
+    for panel in content_panels(model):
+        for target in panel["targets"]:
+            selectors = [s for s in _selectors(target["expr"]) if s.name.startswith("slo")]
+            assert selectors, f"{panel['title']}: reads no SLO recording rule"
+            for selector in selectors:
+                matchers = [(m.name, m.op, m.value) for m in selector.matchers.matchers]
+                assert ("slo", promql_parser.MatchOp.Equal, "slo") in matchers, f"{panel['title']}: {selector}"
+
+
+def test_slo_budget_panels_are_coloured_by_what_is_left():
+    model = load("scheduler_slos.json")
+    for panel_id in (4, 5):
+        panel = panel_by_id(model, panel_id)
+        assert as_steps(panel["fieldConfig"]["defaults"]["thresholds"]) == SLO_BUDGET, panel["title"]
+        assert panel["fieldConfig"]["defaults"]["unit"] == "percentunit"
+    # The SLI panels read a missing error series as no errors; only no traffic at all is empty.
+    for panel_id in (1, 2, 4):
+        assert panel_by_id(model, panel_id)["fieldConfig"]["defaults"]["noValue"] == "No traffic"
+
+
+def test_the_alerts_link_to_the_burn_rate_panel():
+    panel = panel_by_id(load("scheduler_slos.json"), BURN_RATE_PANEL)
+    assert panel["title"] == "Burn rate (1h, 6h)"
+    exprs = [t["expr"] for t in panel["targets"]]
+    assert any("ratio_rate1h" in e for e in exprs) and any("ratio_rate6h" in e for e in exprs)
+    assert any("slo:burn_rate:threshold" in e and 'severity="critical"' in e for e in exprs)

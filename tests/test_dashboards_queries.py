@@ -18,6 +18,7 @@ from tests.support.promql import metric_names, parse, substitute_grafana_macros
 
 ROOT = Path(__file__).resolve().parent.parent
 DASHBOARDS = ROOT / "dashboards"
+SLO_DASHBOARDS = ROOT / "slo_dashboards"
 RULES = ROOT / "rules"
 CATALOG = ROOT / "catalog" / "metrics.yml"
 
@@ -32,6 +33,13 @@ CONTRACT_RECORDING_RULES = {
     "job:resilience_health_check_duration_seconds:p95_1h",
     "job:resilience_contingency_analysis_duration_seconds:mean1d",
 }
+# What the SLO dashboard reads: the rules generated from slos/*.yml.
+SLO_RECORDING_RULES = {
+    "slo:objective:ratio", "slo:error_budget:ratio", "slo:window:seconds", "slo:burn_rate:threshold",
+    "slo:sli_valid:rate5m", "slo:sli_error:ratio_rate5m", "slo:sli_error:ratio_rate1h", "slo:sli_error:ratio_rate6h",
+    "slo:sli_error:ratio_rate1d", "slo:sli_error:ratio_window", "slo:error_budget_remaining:ratio",
+    "slo_handler:sli_error:rate5m",
+}
 
 
 def promtool() -> str:
@@ -41,7 +49,7 @@ def promtool() -> str:
 def dashboard_queries() -> list[tuple[str, int, str, str]]:
     """(dashboard file stem, panel id, refId, expr) for every target of every dashboard."""
     queries = []
-    for path in sorted(DASHBOARDS.glob("*.json")):
+    for path in sorted([*DASHBOARDS.glob("*.json"), *SLO_DASHBOARDS.glob("*.json")]):
         model = json.loads(path.read_text())
         panels = [p for top in model["panels"] for p in [top, *top.get("panels", [])]]
         for panel in panels:
@@ -69,17 +77,27 @@ def catalog_series() -> set[str]:
     return names
 
 
+def rule_texts() -> dict[str, str]:
+    """File name -> text of every rule file as the repository holds it, and of the generated SLO group."""
+    texts = {path.name: path.read_text() for path in sorted(RULES.glob("*.yml"))}
+    generated = r.generated_rule_file()
+    texts[generated.name] = generated.text
+    return texts
+
+
 def recorded_names() -> set[str]:
     names = set()
-    for path in sorted(RULES.glob("*.yml")):
-        for group in yaml.safe_load(path.read_text())["groups"]:
+    for text in rule_texts().values():
+        for group in yaml.safe_load(text)["groups"]:
             names.update(rule["record"] for rule in group["rules"] if "record" in rule)
     return names
 
 
 def test_dashboards_have_queries():
     # Guards the per-query checks below against passing over an empty list.
-    assert len(dashboard_queries()) >= 43
+    assert len(dashboard_queries()) >= 43 + 15
+    assert {stem for stem, *_ in dashboard_queries()} == {"scheduler_overview", "resilience_metrics", "celery_tasks",
+                                                          "scheduler_slos"}
 
 
 @pytest.mark.parametrize("stem,panel_id,ref,expr", dashboard_queries(),
@@ -92,10 +110,19 @@ def test_query_parses_and_names_known_metrics(stem, panel_id, ref, expr):
 
 
 def test_recording_rules_read_are_the_contract_ones():
-    used = {name for *_, expr in dashboard_queries() for name in metric_names(expr) if ":" in name}
+    used = {name for stem, *_, expr in dashboard_queries() if stem != "scheduler_slos"
+            for name in metric_names(expr) if ":" in name}
     assert used, "the dashboards are expected to read the alerting work's recording rules"
     assert used <= CONTRACT_RECORDING_RULES, used - CONTRACT_RECORDING_RULES
     assert used <= recorded_names(), f"not recorded by rules/*.yml: {used - recorded_names()}"
+
+
+def test_the_slo_dashboard_reads_only_the_generated_slo_rules():
+    used = {name for stem, *_, expr in dashboard_queries() if stem == "scheduler_slos" for name in metric_names(expr)}
+    assert used == SLO_RECORDING_RULES
+    generated = {rule["record"] for group in r.generated_rule_file().document["groups"] for rule in group["rules"]
+                 if "record" in rule}
+    assert used <= generated, used - generated
 
 
 def test_prometheus_parser_accepts_every_query(tmp_path):
@@ -109,6 +136,16 @@ def test_prometheus_parser_accepts_every_query(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"SUCCESS: {len(rules)} rules found" in result.stdout
 
+
+BACKEND = 'job="scheduler-backend", instance="backend:8000"'
+AVAILABILITY_2XX = f'http_requests_total{{{BACKEND}, handler="/api/v1/schedules", method="GET", status="2xx"}}'
+AVAILABILITY_5XX = f'http_requests_total{{{BACKEND}, handler="/api/v1/schedules", method="GET", status="5xx"}}'
+EXPORTS_2XX = f'http_requests_total{{{BACKEND}, handler="/api/v1/exports/{{export_id}}", method="GET", status="2xx"}}'
+EXPORTS_5XX = f'http_requests_total{{{BACKEND}, handler="/api/v1/exports/{{export_id}}", method="GET", status="5xx"}}'
+LATENCY_COUNT = f'http_request_duration_highr_seconds_count{{{BACKEND}}}'
+LATENCY_FAST = f'http_request_duration_highr_seconds_bucket{{{BACKEND}, le="1"}}'
+# The SLO panels keep the series' slo label.
+AVAILABILITY, LATENCY = '{slo="api_availability"}', '{slo="api_latency"}'
 
 # Behaviour on data. Each case evaluates a panel's own query (macros replaced,
 # $queue = "default") against synthetic series, one sample a minute. Values are
@@ -209,6 +246,45 @@ BEHAVIOUR = {
         series={"celery_task_succeeded_total{name=\"t\",hostname=\"w1\",queue_name=\"default\"}": "0+3x40",
                 "celery_task_failed_total{name=\"t\",hostname=\"w1\",exception=\"E\",queue_name=\"default\"}":
                     "0+1x40"}),
+    # The SLO dashboard ($slo given per case). A missing 5xx series is 0 errors: 100 %, not No data.
+    "slo_sli_now_reads_full_without_any_server_error_series": dict(
+        panel=("scheduler_slos", 1, "A"), variables={"slo": "api_availability"}, labels=AVAILABILITY, round_to=0.0001, at="30m",
+        expected=1, series={AVAILABILITY_2XX: "0+60x40"}),
+    "slo_sli_now_counts_server_errors": dict(
+        panel=("scheduler_slos", 1, "A"), variables={"slo": "api_availability"}, labels=AVAILABILITY, round_to=0.0001, at="30m",
+        expected=0.98, series={AVAILABILITY_2XX: "0+98x40", AVAILABILITY_5XX: "_x5 10+2x35"}),
+    "slo_sli_over_the_window_reads_full_without_errors": dict(
+        panel=("scheduler_slos", 2, "A"), variables={"slo": "api_availability"}, labels=AVAILABILITY, round_to=0.0001, at="30m",
+        expected=1, series={AVAILABILITY_2XX: "0+60x40"}),
+    "slo_budget_left_is_full_without_errors": dict(
+        panel=("scheduler_slos", 4, "A"), variables={"slo": "api_availability"}, labels=AVAILABILITY, round_to=0.0001, at="30m",
+        expected=1, series={AVAILABILITY_2XX: "0+60x40"}),
+    "slo_budget_left_with_a_quarter_spent": dict(
+        # 1 request in 800 failing is a quarter of the 0.5 % budget.
+        panel=("scheduler_slos", 4, "A"), variables={"slo": "api_availability"}, labels=AVAILABILITY, round_to=0.001, at="2h",
+        expected=0.75, series={AVAILABILITY_2XX: "799+799x130", AVAILABILITY_5XX: "1+1x130"}),
+    "slo_projection_at_the_last_days_pace": dict(
+        # 0.1 % failing burns at 0.2x: a window at that pace ends with 80 % of its budget.
+        panel=("scheduler_slos", 5, "A"), variables={"slo": "api_availability"}, labels=AVAILABILITY, round_to=0.001, at="2h",
+        expected=0.8, series={AVAILABILITY_2XX: "999+999x130", AVAILABILITY_5XX: "1+1x130"}),
+    "slo_budget_lasts_at_the_last_hours_burn": dict(
+        # 75 % of 28 days' budget left, spent at 0.25x: it lasts 0.75 x 28 d / 0.25 = 84 days.
+        panel=("scheduler_slos", 6, "A"), variables={"slo": "api_availability"}, labels=AVAILABILITY, round_to=1, at="2h",
+        expected=7257600, series={AVAILABILITY_2XX: "799+799x130", AVAILABILITY_5XX: "1+1x130"}),
+    "slo_burn_rate_over_an_hour": dict(
+        panel=("scheduler_slos", 7, "A"), variables={"slo": "api_availability"}, labels=AVAILABILITY, round_to=0.001, at="2h",
+        expected=2, series={AVAILABILITY_2XX: "99+99x130", AVAILABILITY_5XX: "1+1x130"}),
+    "slo_handlers_table_names_the_failing_handler_with_the_burn_it_adds": dict(
+        # 1 failure in 800 requests, all on one handler: it adds 0.25x; the healthy handler is not listed.
+        panel=("scheduler_slos", 10, "A"), variables={"slo": "api_availability"}, round_to=0.001, at="2h",
+        labels='{handler="/api/v1/exports/{export_id}"}', expected=0.25,
+        series={AVAILABILITY_2XX: "400+400x130", EXPORTS_2XX: "399+399x130", EXPORTS_5XX: "1+1x130"}),
+    "slo_latency_sli_now_reads_full_when_every_request_is_fast": dict(
+        panel=("scheduler_slos", 1, "A"), variables={"slo": "api_latency"}, labels=LATENCY, round_to=0.0001, at="30m", expected=1,
+        series={LATENCY_COUNT: "0+30x40", LATENCY_FAST: "0+30x40"}),
+    "slo_latency_sli_now_counts_slow_requests": dict(
+        panel=("scheduler_slos", 1, "A"), variables={"slo": "api_latency"}, labels=LATENCY, round_to=0.0001, at="30m",
+        expected=0.9, series={LATENCY_COUNT: "0+30x40", LATENCY_FAST: "0+27x40"}),
     "idempotency_hit_rate_is_hits_over_all_outcomes": dict(
         panel=("scheduler_overview", 12, "A"), round_to=0.01, at="2h", expected=0.25,
         series={"idempotency_requests_total{outcome=\"cache_hit\"}": "0+1x150",
@@ -218,35 +294,40 @@ BEHAVIOUR = {
 
 
 def test_behaviour_of_panel_queries_on_data(tmp_path):
-    """All cases in one promtool run: each case is its own test group with its own series."""
+    """One promtool run per set of rule files the cases read: each case is its own test group with its own
+    series, and evaluates only the rule files that record what it reads (as deployed, placeholders filled):
+    every other rule would be evaluated each step of a 25-hour test for nothing."""
     promtool_path = promtool()
-    rules, tests, needed = [], [], set()
+    texts = rule_texts()
+    recorders = {file_name: {rule.get("record") for group in yaml.safe_load(text)["groups"] for rule in group["rules"]}
+                 for file_name, text in texts.items()}
+    runs: dict[tuple[str, ...], tuple[list, list]] = {}
     for name, case in BEHAVIOUR.items():
-        expr = substitute_grafana_macros(query(*case["panel"]))
-        needed |= {metric for metric in metric_names(expr) if ":" in metric}
+        expr = substitute_grafana_macros(query(*case["panel"]), case.get("variables"))
+        needed = {metric for metric in metric_names(expr) if ":" in metric}
+        files = tuple(sorted(file_name for file_name, records in recorders.items() if needed & records))
+        assert {m for m in needed if any(m in recorders[f] for f in files)} == needed, f"{name}: nothing records {needed}"
+        rules, tests = runs.setdefault(files, ([], []))
         rules.append({"record": f"case_{name}", "expr": f"round(({expr}), {case['round_to']})"})
         tests.append({
             "interval": "1m",
             "input_series": [{"series": series, "values": values} for series, values in case["series"].items()],
             "promql_expr_test": [{"expr": f"case_{name}", "eval_time": case["at"],
-                                  "exp_samples": [{"labels": f"case_{name}", "value": case["expected"]}]}],
+                                  "exp_samples": [{"labels": f"case_{name}{case.get('labels', '')}",
+                                                   "value": case["expected"]}]}],
         })
-    (tmp_path / "cases.yml").write_text(yaml.safe_dump({"groups": [{"name": "cases", "rules": rules}]}))
-    # Only the rule files that record what the cases read, as deployed (placeholders
-    # filled): every other rule would be evaluated each step of a 25-hour test for nothing.
-    rule_files = ["cases.yml"]
-    for path in sorted(RULES.glob("*.yml")):
-        groups = yaml.safe_load(path.read_text())["groups"]
-        if needed & {rule.get("record") for group in groups for rule in group["rules"]}:
-            (tmp_path / path.name).write_text(r.render_for_tests(path.read_text()))
-            rule_files.append(path.name)
-    assert len(rule_files) > 1, f"no rule file records {needed}"
-    # Rules are evaluated every minute, as the deployed groups are. A panel reads the
-    # recorded series at its latest sample; Prometheus 3 excludes a sample exactly
-    # one lookback (5m) old, so an evaluation interval of 5m would leave nothing to read.
-    (tmp_path / "test.yml").write_text(yaml.safe_dump(
-        {"rule_files": rule_files, "evaluation_interval": "1m", "tests": tests}, sort_keys=False))
-    result = subprocess.run([promtool_path, "test", "rules", "test.yml"], cwd=tmp_path, capture_output=True,
-                            text=True, timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS" in result.stdout
+    assert any(runs), "no case reads a recording rule"
+    for file_name, text in texts.items():
+        (tmp_path / file_name).write_text(r.render_for_tests(text))
+    for index, (files, (rules, tests)) in enumerate(sorted(runs.items())):
+        (tmp_path / f"cases{index}.yml").write_text(yaml.safe_dump({"groups": [{"name": "cases", "rules": rules}]}))
+        # Rules are evaluated every minute, as the deployed groups are. A panel reads the
+        # recorded series at its latest sample; Prometheus 3 excludes a sample exactly
+        # one lookback (5m) old, so an evaluation interval of 5m would leave nothing to read.
+        (tmp_path / f"test{index}.yml").write_text(yaml.safe_dump(
+            {"rule_files": [f"cases{index}.yml", *files], "evaluation_interval": "1m", "tests": tests},
+            sort_keys=False))
+        result = subprocess.run([promtool_path, "test", "rules", f"test{index}.yml"], cwd=tmp_path,
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, f"{files}: " + result.stdout + result.stderr
+        assert "SUCCESS" in result.stdout

@@ -20,6 +20,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DASHBOARDS = ROOT / "dashboards"
+SLO_DASHBOARDS = ROOT / "slo_dashboards"
 SCHEMA_TOOLS = ROOT / "tools" / "grafana-schema"
 TYPES_FILE = SCHEMA_TOOLS / "dashboard-json.ts"
 TSC = SCHEMA_TOOLS / "node_modules" / ".bin" / "tsc"
@@ -86,12 +87,14 @@ def type_check(directory: Path, models: dict[str, dict]) -> dict[str, list[str]]
 
 
 def load_all() -> dict[str, dict]:
-    return {path.stem: json.loads(path.read_text()) for path in sorted(DASHBOARDS.glob("*.json"))}
+    """Every dashboard of every folder, by file stem."""
+    paths = sorted([*DASHBOARDS.glob("*.json"), *SLO_DASHBOARDS.glob("*.json")])
+    return {path.stem: json.loads(path.read_text()) for path in paths}
 
 
 def test_dashboards_type_check_against_grafana_schema(tmp_path):
     models = load_all()
-    assert set(models) == {"scheduler_overview", "resilience_metrics", "celery_tasks"}
+    assert set(models) == {"scheduler_overview", "resilience_metrics", "celery_tasks", "scheduler_slos"}
     errors = type_check(tmp_path, models)
     assert errors == {}, "\n".join(f"{stem}: {e}" for stem, found in errors.items() for e in found)
 

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from components import constants as c
-from components.renderers.dashboards import dashboard_files
+from components.renderers.dashboards import SLO_DASHBOARDS_DIR, all_dashboard_files, dashboard_files
 from components.renderers.rules import rule_files
 from tests.support.pulumi_mocks import run_program, strings_outside_secrets
 from tests.support.stack_config import TEST_SECRETS as SECRETS
@@ -65,17 +65,21 @@ def test_datasource_url_reaches_the_prometheus_service(dev):
     assert len(networks) == 1, "Grafana and Prometheus must share one network"
 
 
-def test_every_dashboard_file_is_deployed_in_the_folder(dev):
-    (folder,) = dev.of_type(FOLDER)
-    assert folder.inputs["title"] == c.FOLDER_TITLE
+def test_every_dashboard_file_is_deployed_in_its_folder(dev):
+    folders = {folder.inputs["title"]: folder for folder in dev.of_type(FOLDER)}
+    assert set(folders) == {c.FOLDER_TITLE, c.SLO_FOLDER_TITLE}
+    top, slos = folders[c.FOLDER_TITLE], folders[c.SLO_FOLDER_TITLE]
+    assert "parentFolderUid" not in top.inputs
+    assert slos.inputs["parentFolderUid"] == top.inputs["uid"], "the SLOs folder is nested in the main one"
     dashboards = dev.of_type(DASHBOARD)
-    files = dashboard_files()
-    assert len(files) >= 3
-    assert len(dashboards) == len(files)
-    deployed_uids = {json.loads(d.inputs["configJson"])["uid"] for d in dashboards}
-    assert deployed_uids == {json.loads(f.read_text())["uid"] for f in files}
+    expected = {c.FOLDER_UID: dashboard_files(), c.SLO_FOLDER_UID: dashboard_files(SLO_DASHBOARDS_DIR)}
+    # The main folder keeps exactly its three dashboards; the SLO dashboard sits below it.
+    assert len(expected[c.FOLDER_UID]) == 3 and len(expected[c.SLO_FOLDER_UID]) >= 1
+    assert len(dashboards) == sum(len(files) for files in expected.values())
+    for folder_uid, files in expected.items():
+        deployed = {json.loads(d.inputs["configJson"])["uid"] for d in dashboards if d.inputs["folder"] == folder_uid}
+        assert deployed == {json.loads(f.read_text())["uid"] for f in files}, folder_uid
     for dashboard in dashboards:
-        assert dashboard.inputs["folder"] == folder.inputs["uid"], f"{dashboard.name} is not in the folder"
         assert dashboard.inputs["overwrite"] is True
         assert dashboard.hide_diffs == ["configJson"], "the change report, not a JSON wall, shows dashboard diffs"
         model = json.loads(dashboard.inputs["configJson"])
@@ -196,7 +200,7 @@ def test_stack_exports_the_three_uis_and_each_dashboard(dev):
     assert dev.exports["prometheusUrl"].value == "http://127.0.0.1:9090"
     assert dev.exports["alertmanagerUrl"].value == "http://127.0.0.1:9093"
     assert dev.exports["grafanaUrl"].value == "http://localhost:3001"
-    assert set(dev.exports["dashboardUrls"].value) == {f.stem.replace("_", "-") for f in dashboard_files()}
+    assert set(dev.exports["dashboardUrls"].value) == {f.stem.replace("_", "-") for f in all_dashboard_files()}
 
 
 def test_bad_settings_stop_the_program_before_any_resource():

@@ -32,9 +32,13 @@ def test_render_writes_every_deployed_file(rendered):
                      "alertmanager/flags.txt", "celery-exporter/flags.txt"):
         assert (out / relative).is_file(), relative
     rules = sorted(p.name for p in (out / "prometheus/rules").glob("*.yml"))
-    assert rules == sorted(p.name for p in (PROJECT_DIR / "rules").glob("*.yml")) and rules
+    # The files of rules/ and the group generated from slos/.
+    assert rules == sorted([p.name for p in (PROJECT_DIR / "rules").glob("*.yml")] + [f"{c.SLO_RULE_GROUP}.yml"])
+    # Each Grafana folder's dashboards where its project folder says: the main one at the top, SLOs below.
     dashboards = sorted(p.name for p in (out / "grafana/dashboards").glob("*.json"))
     assert dashboards == sorted(p.name for p in (PROJECT_DIR / "dashboards").glob("*.json")) and dashboards
+    nested = sorted(p.name for p in (out / "grafana/dashboards" / c.SLO_FOLDER_TITLE).glob("*.json"))
+    assert nested == sorted(p.name for p in (PROJECT_DIR / "slo_dashboards").glob("*.json")) and nested
 
 
 def test_promtool_accepts_the_config_with_its_rules(rendered, tmp_path):

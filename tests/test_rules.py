@@ -49,7 +49,9 @@ SPEC_ALERTS = {
 GROUP_INTERVALS = {"scheduler_resilience": "30s", "scheduler_compliance": "1m", "scheduler_tasks": "1m",
                    "scheduler_performance": "1m", "scheduler_security": "1m",
                    # The monitors run at the stack's evaluationInterval.
-                   "scheduler_monitoring": None}
+                   "scheduler_monitoring": None,
+                   # Generated from slos/*.yml (components/renderers/slos.py).
+                   "scheduler_slos": "1m"}
 # The recording rules the dashboards read (contract names).
 CONTRACT_RECORDS = {
     "name_queue_name:celery_task_succeeded:rate5m", "name_queue_name:celery_task_failed:rate5m",
@@ -60,7 +62,11 @@ PANELS = {  # dashboard uid -> (slug, panel ids) from the contract
     "scheduler-overview": ("scheduler-overview", set(range(1, 14))),
     "resilience-metrics": ("resilience-metrics", set(range(1, 17))),
     "celery-tasks": ("celery-tasks", set(range(1, 15))),
+    "scheduler-slos": ("scheduler-slos", set(range(1, 12))),
 }
+# The SLO alerts: a page and a ticket per SLO file (multiwindow, multi-burn-rate).
+SLO_ALERTS = {"ApiAvailabilityBudgetBurnCritical": "critical", "ApiAvailabilityBudgetBurn": "warning",
+              "ApiLatencyBudgetBurnCritical": "critical", "ApiLatencyBudgetBurn": "warning"}
 # Alerts with no Grafana panel to point at: the monitors of Prometheus and
 # Alertmanager themselves (and Grafana, which cannot show its own outage).
 NO_PANEL = {"Watchdog", "AlertmanagerDown", "GrafanaDown", "PrometheusRuleEvaluationFailures",
@@ -103,7 +109,9 @@ def test_every_spec_alert_exists_with_its_group_severity_and_for():
 def test_the_monitors_group_has_exactly_its_alerts():
     in_group = {name for name, rule in ALERTS.items() if rule["group"] == "scheduler_monitoring"}
     assert in_group == MONITORS
-    assert set(ALERTS) == set(SPEC_ALERTS) | MONITORS
+    assert set(ALERTS) == set(SPEC_ALERTS) | MONITORS | set(SLO_ALERTS)
+    assert {name: rule["labels"]["severity"] for name, rule in ALERTS.items()
+            if rule["group"] == "scheduler_slos"} == SLO_ALERTS
 
 
 def test_backend_target_down_is_the_spec_expression_and_also_catches_a_missing_target():
@@ -127,7 +135,9 @@ def test_alert_labels_and_annotations_follow_the_conventions(name):
     if name in NO_PANEL:
         assert "dashboard_url" not in annotations
         return
-    match = re.fullmatch(r"\$\{GRAFANA_URL\}/d/([a-z-]+)/([a-z-]+)\?viewPanel=(\d+)", annotations["dashboard_url"])
+    # A dashboard with a variable per row (the SLOs') is opened on the alert's own value.
+    match = re.fullmatch(r"\$\{GRAFANA_URL\}/d/([a-z-]+)/([a-z-]+)\?(?:var-[a-z]+=[a-z0-9_]+&)?viewPanel=(\d+)",
+                         annotations["dashboard_url"])
     assert match, annotations["dashboard_url"]
     uid, slug, panel = match.group(1), match.group(2), int(match.group(3))
     assert uid in PANELS and PANELS[uid][0] == slug and panel in PANELS[uid][1], annotations["dashboard_url"]

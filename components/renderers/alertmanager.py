@@ -202,6 +202,13 @@ def _inhibit_rules() -> list[dict]:
             # env: one Alertmanager may serve several stacks.
             "equal": ["env", *equal],
         })
+    # An SLO that pages needs no ticket as well: the page silences the same
+    # SLO's ticket (the rules label both with `slo`), whatever their names.
+    rules.append({
+        "source_matchers": ['slo=~".+"', 'severity="critical"'],
+        "target_matchers": ['slo=~".+"', 'severity="warning"'],
+        "equal": ["env", "slo"],
+    })
     down = "|".join(TARGET_DOWN_ALERTS)
     rules.append({
         "source_matchers": [f'alertname=~"{down}"'],

@@ -1,18 +1,49 @@
-"""Dashboards as deployed: `dashboards/*.json`, normalised so diffs stay small.
+"""Dashboards as deployed: `dashboards/*.json` and `slo_dashboards/*.json`, normalised so diffs stay small.
 
-Every file in dashboards/ must be a dashboard ending in `.json`; anything else
-there is an error rather than a file silently neither deployed nor checked.
+Each folder of the project holds the dashboards of one Grafana folder
+(DASHBOARD_FOLDERS): dashboards/ the "Residency Scheduler" folder,
+slo_dashboards/ its nested "SLOs" folder. Every file there must be a
+dashboard ending in `.json`; anything else is an error rather than a file
+silently neither deployed nor checked.
 """
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from components import constants as c
 from components.settings import PROJECT_DIR, InputError
 
 DASHBOARDS_DIR = PROJECT_DIR / "dashboards"
+SLO_DASHBOARDS_DIR = PROJECT_DIR / "slo_dashboards"
 DASHBOARD_SUFFIX = ".json"
+
+
+@dataclass(frozen=True)
+class DashboardFolder:
+    """A Grafana folder and the project folder that holds its dashboards."""
+    uid: str
+    title: str
+    parent_uid: Optional[str]      # nested in that folder (Grafana's nested folders)
+    directory: Path
+    rendered_under: str            # where its files go under grafana/dashboards/ ("" or "SLOs/")
+
+
+def dashboard_folders() -> tuple[DashboardFolder, ...]:
+    """The folders in creation order, parents first. Read at call time, so a test may move the directories."""
+    return (
+        DashboardFolder(c.FOLDER_UID, c.FOLDER_TITLE, None, DASHBOARDS_DIR, ""),
+        DashboardFolder(c.SLO_FOLDER_UID, c.SLO_FOLDER_TITLE, c.FOLDER_UID, SLO_DASHBOARDS_DIR,
+                        f"{c.SLO_FOLDER_TITLE}/"),
+    )
+
+
+def folder_of(rendered_path: str) -> DashboardFolder:
+    """The folder of a rendered dashboard path (`SLOs/scheduler_slos.json` -> the SLOs folder)."""
+    directory = rendered_path.rpartition("/")[0] + "/" if "/" in rendered_path else ""
+    return next(folder for folder in dashboard_folders() if folder.rendered_under == directory)
 # Grafana's limit on a dashboard uid.
 UID_MAX_LENGTH = 40
 
@@ -65,14 +96,27 @@ def stable_dashboard_json(model: dict) -> str:
     return json.dumps(cleaned, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
-def render_dashboards(directory: Optional[Path] = None) -> dict[str, str]:
-    """File name -> the exact JSON the stack sends to Grafana."""
-    rendered, uids = {}, {}
-    for path in dashboard_files(directory):
-        model = load_dashboard(path)
-        if model["uid"] in uids:
-            raise InputError(f"{path.parent.name}/{path.name}: uid {model['uid']!r} is also the uid of "
-                             f"{uids[model['uid']]}; each dashboard needs its own")
-        uids[model["uid"]] = path.name
-        rendered[path.name] = stable_dashboard_json(model)
+def all_dashboard_files() -> list[Path]:
+    """Every dashboard file of every folder."""
+    return [path for folder in dashboard_folders() for path in dashboard_files(folder.directory)]
+
+
+def render_dashboards() -> dict[str, str]:
+    """Path under grafana/dashboards/ (`x.json`, `SLOs/y.json`) -> the exact JSON the stack sends to Grafana."""
+    rendered: dict[str, str] = {}
+    uids: dict[str, str] = {}
+    stems: dict[str, str] = {}
+    for folder in dashboard_folders():
+        for path in dashboard_files(folder.directory):
+            where = f"{path.parent.name}/{path.name}"
+            model = load_dashboard(path)
+            if model["uid"] in uids:
+                raise InputError(f"{where}: uid {model['uid']!r} is also the uid of {uids[model['uid']]}; each "
+                                 "dashboard needs its own")
+            # The file name names the dashboard's resource and its URL output, whatever its folder.
+            if path.name in stems:
+                raise InputError(f"{where}: {stems[path.name]} has the same file name; dashboards in different "
+                                 "folders still need different names")
+            uids[model["uid"]] = stems[path.name] = where
+            rendered[folder.rendered_under + path.name] = stable_dashboard_json(model)
     return rendered

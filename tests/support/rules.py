@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.renderers.rules import RULES_DIR, render_rule_text, rule_files
+from components.renderers.rules import RULES_DIR, RuleFile, render_rule_text, rule_files
+from components.renderers.slos import slo_rule_file
+from components.settings import from_stack_file
 from tools.binaries import PRODUCT_OF_COMMAND, BinariesError, all_releases, binary
 
 TESTS_DIR = Path(__file__).resolve().parent.parent / "rules"
@@ -25,8 +27,14 @@ def render_for_tests(text: str) -> str:
                             prometheus_volume_bytes=TEST_PROMETHEUS_VOLUME_BYTES)
 
 
+def generated_rule_file(stack: str = "prod") -> RuleFile:
+    """The group generated from slos/*.yml for a committed stack (prod keeps the objectives of the files)."""
+    return slo_rule_file(from_stack_file(stack)[0])
+
+
 def groups(*, rendered: bool = False) -> list[tuple[Path, dict]]:
-    """(file, group) for every group of every rule file, as committed or (`rendered`) as deployed.
+    """(file, group) for every group of every rule file, the generated SLO group included, as committed
+    or (`rendered`) as deployed.
 
     Expressions only parse rendered: a setting such as the volume size is
     filled into them at render time.
@@ -36,6 +44,9 @@ def groups(*, rendered: bool = False) -> list[tuple[Path, dict]]:
         text = render_for_tests(path.read_text()) if rendered else path.read_text()
         for group in yaml.safe_load(text)["groups"]:
             found.append((path, group))
+    generated = generated_rule_file()
+    for group in generated.document["groups"]:
+        found.append((Path(generated.name), group))
     return found
 
 
@@ -79,9 +90,13 @@ def tools_of_every_release(name: str) -> list[str]:
 
 
 def render_into(directory: Path) -> list[Path]:
-    """Rendered copies of every rule file (test values) plus the promtool test files, side by side."""
-    for path in rule_files(RULES_DIR):
-        (directory / path.name).write_text(render_for_tests(path.read_text()))
+    """Rendered copies of every rule file and the generated SLO group (test values) plus the promtool
+    test files, side by side."""
+    texts = {path.name: path.read_text() for path in rule_files(RULES_DIR)}
+    generated = generated_rule_file()
+    texts[generated.name] = generated.text
+    for name, text in texts.items():
+        (directory / name).write_text(render_for_tests(text))
     tests = sorted(TESTS_DIR.glob("*.test.yml"))
     for path in tests:
         shutil.copy(path, directory / path.name)
