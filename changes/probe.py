@@ -65,6 +65,19 @@ def _commands(settings) -> tuple:
     return found, sorted(found)
 
 
+def _slos(settings) -> list:
+    """Each SLO as the stack runs it: objective, window, burn rates, SLI, and its error budget."""
+    from components.renderers import slos
+    found = []
+    for objective in slos.apply_settings(settings, slos.load_slos()):
+        found.append({"name": objective.slo.name, "title": objective.slo.title,
+                      "objective": objective.objective, "window": objective.window,
+                      "burn_rates": list(objective.burn_rates), "good": objective.slo.good.text,
+                      "valid": objective.slo.valid.text,
+                      "budget": slos.error_budget_text(objective.objective, objective.window)})
+    return found
+
+
 def main(out: str, tree: str, stacks: list) -> None:
     sys.path.insert(0, tree)
     result = {"secret_keys": None, "defaults": {}, "stacks": {}, "error": None}
@@ -79,9 +92,11 @@ def main(out: str, tree: str, stacks: list) -> None:
     result["defaults"] = {s.key: s.default for s in table if not getattr(s, "secret", False)}
     has_routing = (Path(tree) / "components" / "renderers" / "alertmanager.py").exists()
     has_commands = (Path(tree) / "components" / "render.py").exists()
+    has_slos = (Path(tree) / "components" / "renderers" / "slos.py").exists()
     for stack in stacks:
         entry = {"environment": None, "alertmanager": None, "error": None,
-                 "images": None, "commands": None, "partial_commands": [], "commands_error": None}
+                 "images": None, "commands": None, "partial_commands": [], "commands_error": None,
+                 "slos": None, "slos_error": None}
         result["stacks"][stack] = entry
         try:
             settings, _ = settings_module.from_stack_file(stack)
@@ -106,6 +121,11 @@ def main(out: str, tree: str, stacks: list) -> None:
                 entry["commands"], entry["partial_commands"] = _commands(settings)
             except Exception as error:
                 entry["commands_error"] = _last_line(error)
+        if has_slos:
+            try:
+                entry["slos"] = _slos(settings)
+            except Exception as error:
+                entry["slos_error"] = _last_line(error)
     Path(out).write_text(json.dumps(result, default=str))
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Optional
 
 from alerting.routing import check as check_alertmanager_config, receivers_for
-from changes import dashboards, routing, rules, services, stack_settings
+from changes import dashboards, routing, rules, services, slos, stack_settings
 from changes.markdown import code
 
 MARKER = "<!-- scheduler-monitoring:change-report -->"
@@ -238,6 +238,20 @@ def _settings_section(before: Snapshot, after: Snapshot) -> list[str]:
     return lines + [""]
 
 
+def _slo_section(before: Snapshot, after: Snapshot) -> list[str]:
+    stacks = sorted(set(before.stacks) | set(after.stacks))
+
+    def effective(snapshot: Snapshot) -> dict:
+        return {stack: ((snapshot.probe.get("stacks") or {}).get(stack) or {}).get("slos") for stack in stacks}
+    lines = slos.compare(stacks, effective(before), effective(after))
+    for snapshot in (before, after):
+        for stack in stacks:
+            error = ((snapshot.probe.get("stacks") or {}).get(stack) or {}).get("slos_error")
+            if error:
+                lines.append(f"SLOs could not be read at {snapshot.label}: {code(error)} ({stack}).")
+    return ["### Service-level objectives", "", *[f"- {line}" for line in lines], ""] if lines else []
+
+
 def build(before: Snapshot, after: Snapshot) -> str:
     rule_changes = rules.compare(before.rules, after.rules)
     sections = [
@@ -250,6 +264,7 @@ def build(before: Snapshot, after: Snapshot) -> str:
     sections += _routing_section(before, after)
     sections += _dashboard_section(before, after)
     sections += _services_section(before, after)
+    sections += _slo_section(before, after)
     sections += _settings_section(before, after)
     new_problems = [p for p in after.problems if p not in before.problems]
     if new_problems:

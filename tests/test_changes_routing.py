@@ -205,3 +205,25 @@ def test_dropping_the_dead_mans_switch_is_said_loudly(real_project):
     real_project.commit("no heartbeat")
     text = real_project.report_text("HEAD~1", "HEAD")
     assert "**`prod` now runs without a dead man's switch** (`watchdogHeartbeat: none`)" in text
+
+
+def test_an_objective_change_is_said_with_the_error_budget_it_gives(real_project):
+    path = real_project.path / "Pulumi.prod.yaml"
+    path.write_text(path.read_text() + "  scheduler-monitoring:sloApiAvailabilityObjective: '0.999'\n")
+    real_project.commit("stricter availability")
+    text = real_project.report_text("HEAD~1", "HEAD")
+    assert "### Service-level objectives" in text
+    assert ("objective now 99.9 % over 28d instead of 99.5 %; the error budget shrinks from 3h21m36s to "
+            "40m19s200ms (prod).") in text
+
+
+def test_a_window_and_an_sli_change_are_said_too(real_project):
+    slo = real_project.path / "slos" / "api_latency.yml"
+    slo.write_text(slo.read_text().replace('le="1"', 'le="0.5"'))
+    path = real_project.path / "Pulumi.dev.yaml"
+    path.write_text(path.read_text() + "  scheduler-monitoring:sloApiLatencyWindow: 14d\n")
+    real_project.commit("faster and shorter")
+    text = real_project.report_text("HEAD~1", "HEAD")
+    assert "SLI: good events now" in text and 'le="0.5"' in text and "(dev, prod)." in text
+    assert "objective now 99 % over 14d instead of over 28d; the error budget shrinks from 6h43m12s to 3h21m36s (dev)." \
+        in text
