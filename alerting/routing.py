@@ -27,6 +27,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Optional
 
+from alerting.durations import duration_seconds
+
 EQUAL, NOT_EQUAL, REGEX, NOT_REGEX = "=", "!=", "=~", "!~"
 # Alertmanager sorts a route's matchers by name, value, then this order.
 _OPERATOR_ORDER = {EQUAL: 0, NOT_EQUAL: 1, REGEX: 2, NOT_REGEX: 3}
@@ -40,34 +42,6 @@ GROUP_BY_ALL = "..."
 
 class MatcherError(ValueError):
     """A matcher Alertmanager would refuse."""
-
-
-# --------------------------------------------------------------------------
-# Durations (Prometheus' model.ParseDuration, as Alertmanager reads timings)
-# --------------------------------------------------------------------------
-_DURATION_PART = re.compile(r"([0-9]+)(ms|s|m|h|d|w|y)")
-_DURATION_UNITS = {"y": (1, 365 * 86400), "w": (2, 7 * 86400), "d": (3, 86400), "h": (4, 3600), "m": (5, 60),
-                   "s": (6, 1), "ms": (7, 0.001)}
-
-
-def duration_seconds(text: Any) -> float:
-    """Seconds in a duration such as `1h30m`; units largest first, `0` alone needs none."""
-    value = str(text)
-    if value == "0":
-        return 0.0
-    if not value:
-        raise ValueError("an empty duration")
-    total, position, last_rank = 0.0, 0, 0
-    while position < len(value):
-        part = _DURATION_PART.match(value, position)
-        if not part:
-            raise ValueError(f"not a duration: {value!r}")
-        rank, seconds = _DURATION_UNITS[part.group(2)]
-        if rank <= last_rank:
-            raise ValueError(f"not a duration (units must go from largest to smallest): {value!r}")
-        total += int(part.group(1)) * seconds
-        position, last_rank = part.end(), rank
-    return total
 
 
 # --------------------------------------------------------------------------

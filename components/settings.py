@@ -26,6 +26,8 @@ from urllib.parse import urlparse
 
 import yaml
 
+from alerting.durations import duration_seconds
+
 PROJECT = "scheduler-monitoring"
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -55,27 +57,11 @@ class SettingsError(InputError):
 
 # Parsers: raw config value -> typed value, or ValueError("what is allowed").
 # --------------------------------------------------------------------------
-_DURATION = re.compile(r"^(\d+y)?(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?(\d+ms)?$")
-_DURATION_UNITS = {"y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600,
-                   "m": 60, "s": 1, "ms": 0.001}
 _SIZE = re.compile(r"^(\d+)(B|KB|MB|GB|TB|PB|EB)$")
 _K8S_QUANTITY = re.compile(r"^(\d+)(Ki|Mi|Gi|Ti|Pi|Ei)$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _IMAGE = re.compile(r"^[a-z0-9][a-z0-9._/-]*(:[0-9]+)?[a-z0-9._/-]*:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-def duration_seconds(text: str) -> float:
-    """Seconds in a Prometheus duration such as `1h30m` (raises ValueError)."""
-    match = _DURATION.match(text) if text else None
-    if not match or not any(match.groups()):
-        raise ValueError(text)
-    total = 0.0
-    for part in match.groups():
-        if part:
-            unit = "ms" if part.endswith("ms") else part[-1]
-            total += int(part[: -len(unit)]) * _DURATION_UNITS[unit]
-    return total
 
 
 def quantity_bytes(text: str) -> int:
