@@ -120,6 +120,19 @@ def flow_mismatches(placed: Iterable[Workload], new: Workload) -> list[str]:
     return problems
 
 
+def refuse_misplaced(placed: Iterable[Workload], workload: Workload, answers_at: Iterable[tuple[str, ...]],
+                     objects: str) -> None:
+    """ValueError unless the workload's declared addresses are among those its `objects` would answer at,
+    and its flows agree with those of the workloads already placed."""
+    answers_at = set(answers_at)
+    if workload.addresses and workload.addresses not in answers_at:
+        raise ValueError(f"{workload.name}: the configs address it as {workload.addresses}, but its {objects} "
+                         f"answer at {' or '.join(map(str, sorted(answers_at)))}")
+    problems = flow_mismatches(placed, workload)
+    if problems:
+        raise ValueError(f"{workload.name}: " + "; ".join(problems))
+
+
 @dataclass(frozen=True)
 class Placed:
     """What a placed workload offers to the rest of the stack."""

@@ -15,7 +15,7 @@ from typing import Optional
 import pulumi
 import pulumi_docker as docker
 
-from components.platform.base import File, Placed, Workload, flow_mismatches
+from components.platform.base import File, Placed, Workload, refuse_misplaced
 from components.platform.topology import container_address
 from components.settings import PROJECT, Settings
 
@@ -41,13 +41,7 @@ class DockerPlatform:
         not enforced here; they are still checked, so a stack that works on
         Docker does not fail on Kubernetes for a flow nobody declared.
         """
-        answers_at = (container_address(workload.name, workload.port),)
-        if workload.addresses and workload.addresses != answers_at:
-            raise ValueError(f"{workload.name}: the configs address it as {workload.addresses}, but its "
-                             f"container answers at {answers_at}")
-        problems = flow_mismatches(self.placed, workload)
-        if problems:
-            raise ValueError(f"{workload.name}: " + "; ".join(problems))
+        refuse_misplaced(self.placed, workload, [(container_address(workload.name, workload.port),)], "container")
 
     def place(self, workload: Workload, parent: pulumi.Resource) -> Placed:
         self._check(workload)

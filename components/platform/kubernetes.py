@@ -76,7 +76,7 @@ from pulumi_kubernetes.networking.v1 import (
 )
 from pulumi_kubernetes.policy.v1 import PodDisruptionBudgetSpecArgs
 
-from components.platform.base import File, Outside, Placed, Workload, flow_mismatches
+from components.platform.base import File, Outside, Placed, Workload, refuse_misplaced
 from components.platform.topology import (POD_NAME_ENV, balanced_service_name, headless_service_name,
                                           pod_addresses, service_address)
 from components.settings import PROJECT, Settings
@@ -249,12 +249,10 @@ class KubernetesPlatform:
         """Refuse a workload the rendered configs would misaddress, or whose flows disagree with its peers'."""
         ns = self.settings.namespace
         # Each pod by name (StatefulSet), or a single replica by its headless Service.
-        answers_at = {pod_addresses(workload.name, ns, workload.replicas, workload.port)} if workload.data_path else set()
+        answers_at = [pod_addresses(workload.name, ns, workload.replicas, workload.port)] if workload.data_path else []
         if workload.replicas == 1:
-            answers_at.add((service_address(headless_service_name(workload.name), ns, workload.port),))
-        if workload.addresses and workload.addresses not in answers_at:
-            raise ValueError(f"{workload.name}: the configs address it as {workload.addresses}, but its pods "
-                             f"answer at {' or '.join(map(str, sorted(answers_at)))}")
+            answers_at.append((service_address(headless_service_name(workload.name), ns, workload.port),))
+        refuse_misplaced(self.placed, workload, answers_at, "pods")
         if workload.cluster_port:
             if workload.replicas > 1 and workload.data_path is None:
                 raise ValueError(f"{workload.name}: a cluster needs stable pod names (set data_path)")
@@ -262,9 +260,6 @@ class KubernetesPlatform:
             if workload.cluster_peers != expected_peers:
                 raise ValueError(f"{workload.name}: its cluster peers {workload.cluster_peers} are not the "
                                  f"pods' addresses {expected_peers}")
-        problems = flow_mismatches(self.placed, workload)
-        if problems:
-            raise ValueError(f"{workload.name}: " + "; ".join(problems))
 
     # ---------------------------------------------------------------- place
     def place(self, workload: Workload, parent: pulumi.Resource) -> Placed:

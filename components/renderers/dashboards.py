@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Optional
 
 from components import constants as c
+from components.renderers.folders import data_files
 from components.settings import PROJECT_DIR, InputError
 
 DASHBOARDS_DIR = PROJECT_DIR / "dashboards"
@@ -53,19 +54,9 @@ VOLATILE_KEYS = ("id", "version", "iteration")
 
 
 def dashboard_files(directory: Optional[Path] = None) -> list[Path]:
-    directory = directory or DASHBOARDS_DIR
-    if not directory.is_dir():
-        raise InputError(f"{directory.name}/: no such folder; it holds the Grafana dashboards")
-    entries = sorted(directory.iterdir())
-    strays = [path for path in entries if not (path.is_file() and path.name.endswith(DASHBOARD_SUFFIX))]
-    if strays:
-        raise InputError("\n".join(
-            f"{directory.name}/{path.name}: not a dashboard; dashboards are JSON models ending in "
-            f"{DASHBOARD_SUFFIX}" + (f"; rename it to {path.stem}{DASHBOARD_SUFFIX}"
-                                     if path.is_file() and path.suffix.lower() == DASHBOARD_SUFFIX
-                                     else "; move it out of the folder")
-            for path in strays))
-    return entries
+    return data_files(directory or DASHBOARDS_DIR, DASHBOARD_SUFFIX, holds="the Grafana dashboards",
+                      one="a dashboard", convention=f"dashboards are JSON models ending in {DASHBOARD_SUFFIX}",
+                      renameable=(DASHBOARD_SUFFIX,))
 
 
 def load_dashboard(path: Path) -> dict:

@@ -14,6 +14,7 @@ from typing import Optional
 import yaml
 
 from components.constants import GRAFANA_URL_TOKEN, PROMETHEUS_VOLUME_BYTES_TOKEN, RUNBOOK_BASE_URL_TOKEN
+from components.renderers.folders import data_files
 from components.settings import (PROJECT_DIR, InputError, Settings, duration_seconds, quantity_bytes,
                                  retention_size_bytes, settings_error, yaml_error_text)
 
@@ -24,23 +25,12 @@ RULE_SUFFIX = ".yml"
 def rule_files(directory: Optional[Path] = None) -> list[Path]:
     """Every rule file, in a stable order; InputError naming any other file in the folder."""
     directory = directory or RULES_DIR
-    if not directory.is_dir():
-        raise InputError(f"{directory.name}/: no such folder; it holds the Prometheus rule files")
-    entries = sorted(directory.iterdir())
-    strays = [path for path in entries if not (path.is_file() and path.name.endswith(RULE_SUFFIX))]
-    if strays:
-        raise InputError("\n".join(
-            f"{directory.name}/{path.name}: not a rule file; rule files end in {RULE_SUFFIX} (one group "
-            f"per file){_rename_hint(path)}" for path in strays))
+    entries = data_files(directory, RULE_SUFFIX, holds="the Prometheus rule files", one="a rule file",
+                         convention=f"rule files end in {RULE_SUFFIX} (one group per file)",
+                         renameable=(".yaml", ".yml"))
     if not entries:
         raise InputError(f"{directory.name}/: no rule files")
     return entries
-
-
-def _rename_hint(path: Path) -> str:
-    if path.is_file() and path.suffix.lower() in (".yaml", ".yml"):
-        return f"; rename it to {path.stem}{RULE_SUFFIX}"
-    return "; move it out of the folder"
 
 
 @dataclass(frozen=True)

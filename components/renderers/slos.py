@@ -32,6 +32,7 @@ import yaml
 
 from components import constants as c
 from components.constants import GRAFANA_URL_TOKEN, RUNBOOK_BASE_URL_TOKEN
+from components.renderers.folders import data_files
 from components.renderers.rules import RULE_SUFFIX, RuleFile, check_rule_file
 from components.settings import (PROJECT_DIR, SETTINGS_BY_KEY, SLO_ALERT_WINDOWS, InputError, Settings,
                                  duration_seconds, objective_value, settings_error, slo_setting_keys,
@@ -158,18 +159,9 @@ def error_budget_text(objective: float, window: str) -> str:
 # --------------------------------------------------------------------------
 def slo_files(directory: Optional[Path] = None) -> list[Path]:
     """Every SLO file, in a stable order; InputError naming any other file in the folder."""
-    directory = directory or SLOS_DIR
-    if not directory.is_dir():
-        raise InputError(f"{directory.name}/: no such folder; it holds the service-level objectives")
-    entries = sorted(directory.iterdir())
-    strays = [path for path in entries if not (path.is_file() and path.name.endswith(SLO_SUFFIX))]
-    if strays:
-        raise InputError("\n".join(
-            f"{directory.name}/{path.name}: not an SLO file; SLO files end in {SLO_SUFFIX} (one SLO per file)"
-            + (f"; rename it to {path.stem}{SLO_SUFFIX}" if path.is_file() and path.suffix.lower() in (".yaml", ".yml")
-               else "; move it out of the folder")
-            for path in strays))
-    return entries
+    return data_files(directory or SLOS_DIR, SLO_SUFFIX, holds="the service-level objectives",
+                      one="an SLO file", convention=f"SLO files end in {SLO_SUFFIX} (one SLO per file)",
+                      renameable=(".yaml", ".yml"))
 
 
 def _key_lines(node: yaml.Node, prefix: str = "") -> dict[str, int]:
