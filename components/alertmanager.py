@@ -10,6 +10,7 @@ from components import constants as c
 from components.platform.base import File, HttpCheck, Outside, Platform, Resources, Workload
 from components.platform.topology import topology
 from components.renderers.command import Command
+from components.service import Service
 from components.settings import Secrets, Settings
 
 
@@ -24,9 +25,7 @@ class AlertmanagerArgs:
     peers: tuple[str, ...]           # gossip addresses of every replica (empty: no cluster)
 
 
-class Alertmanager(pulumi.ComponentResource):
-    internal_url: pulumi.Output[str]
-    external_url: pulumi.Output[str]
+class Alertmanager(Service):
 
     def __init__(self, name: str, args: AlertmanagerArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("scheduler-monitoring:index:Alertmanager", name, None, opts)
@@ -61,11 +60,7 @@ class Alertmanager(pulumi.ComponentResource):
             host_port=s.alertmanager_port,
             health_command=("wget", "-q", "-O", "/dev/null", f"http://localhost:{c.ALERTMANAGER_PORT}/-/ready"),
         )
-        placed = args.platform.place(workload, parent=self)
-        self.internal_url = placed.internal_url
-        self.external_url = placed.external_url
-        self.ready = placed.ready
-        self.register_outputs({"internal_url": self.internal_url, "external_url": self.external_url})
+        self.run(args.platform, workload)
 
 
 def _secret_files(secrets: Secrets) -> list[File]:

@@ -11,6 +11,7 @@ from components.platform.base import HttpCheck, Outside, Platform, Resources, Wo
 from components.platform.topology import topology
 from components.renderers.command import Command
 from components.renderers.exporter import BROKER_URL_ENV
+from components.service import Service
 from components.settings import Settings
 
 
@@ -25,8 +26,7 @@ class CeleryExporterArgs:
     broker_url: Any               # secret Output
 
 
-class CeleryExporter(pulumi.ComponentResource):
-    internal_url: pulumi.Output[str]
+class CeleryExporter(Service):
 
     def __init__(self, name: str, args: CeleryExporterArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("scheduler-monitoring:index:CeleryExporter", name, None, opts)
@@ -51,7 +51,4 @@ class CeleryExporter(pulumi.ComponentResource):
             health_command=("python", "-c", "import urllib.request as u; "
                             f"u.urlopen('http://localhost:{c.CELERY_EXPORTER_PORT}/health', timeout=4)"),
         )
-        placed = args.platform.place(workload, parent=self)
-        self.internal_url = placed.internal_url
-        self.ready = placed.ready
-        self.register_outputs({"internal_url": self.internal_url})
+        self.run(args.platform, workload)

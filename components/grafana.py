@@ -10,6 +10,7 @@ from components import constants as c
 from components.platform.base import File, HttpCheck, Outside, Platform, Resources, Workload
 from components.platform.topology import topology
 from components.renderers.grafana import ADMIN_PASSWORD_FILE, OIDC_CLIENT_SECRET_FILE, SECRET_KEY_FILE
+from components.service import Service
 from components.settings import Settings
 
 
@@ -23,9 +24,7 @@ class GrafanaArgs:
     oidc_client_secret: Any = None   # secret Output, with single sign-on
 
 
-class Grafana(pulumi.ComponentResource):
-    internal_url: pulumi.Output[str]
-    external_url: pulumi.Output[str]
+class Grafana(Service):
 
     def __init__(self, name: str, args: GrafanaArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("scheduler-monitoring:index:Grafana", name, None, opts)
@@ -59,8 +58,4 @@ class Grafana(pulumi.ComponentResource):
             host_port=s.grafana_port,
             health_command=("wget", "-q", "-O", "/dev/null", f"http://localhost:{c.GRAFANA_PORT}/api/health"),
         )
-        placed = args.platform.place(workload, parent=self)
-        self.internal_url = placed.internal_url
-        self.external_url = pulumi.Output.from_input(s.grafana_url)
-        self.ready = placed.ready
-        self.register_outputs({"internal_url": self.internal_url, "external_url": self.external_url})
+        self.run(args.platform, workload)

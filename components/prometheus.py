@@ -10,6 +10,7 @@ from components import constants as c
 from components.platform.base import File, HttpCheck, Outside, Platform, Resources, Workload
 from components.platform.topology import topology
 from components.renderers.command import Command
+from components.service import Service
 from components.settings import Settings
 
 
@@ -22,9 +23,7 @@ class PrometheusArgs:
     rule_files: tuple[File, ...]      # from RuleGroups
 
 
-class Prometheus(pulumi.ComponentResource):
-    internal_url: pulumi.Output[str]
-    external_url: pulumi.Output[str]
+class Prometheus(Service):
 
     def __init__(self, name: str, args: PrometheusArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("scheduler-monitoring:index:Prometheus", name, None, opts)
@@ -56,8 +55,4 @@ class Prometheus(pulumi.ComponentResource):
             host_port=s.prometheus_port,
             health_command=("wget", "-q", "-O", "/dev/null", f"http://localhost:{c.PROMETHEUS_PORT}/-/ready"),
         )
-        placed = args.platform.place(workload, parent=self)
-        self.internal_url = placed.internal_url
-        self.external_url = placed.external_url
-        self.ready = placed.ready
-        self.register_outputs({"internal_url": self.internal_url, "external_url": self.external_url})
+        self.run(args.platform, workload)

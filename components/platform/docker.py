@@ -104,6 +104,8 @@ class DockerPlatform:
             opts=pulumi.ResourceOptions(parent=parent, **_REPLACE),
         )
         internal = pulumi.Output.from_input(f"http://{workload.name}:{workload.port}")
-        external = (pulumi.Output.from_input(f"http://127.0.0.1:{workload.host_port}") if workload.host_port
+        # Where people open it: its public URL when it has one, else the published host port.
+        external = (pulumi.Output.from_input(workload.published_url) if workload.published_url
+                    else pulumi.Output.from_input(f"http://127.0.0.1:{workload.host_port}") if workload.host_port
                     else internal)
         return Placed(name=workload.name, internal_url=internal, external_url=external, ready=[container])
