@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from changes.markdown import code as _code
-from changes.routing import changed_paths
+from changes.markdown import changed_paths, named_changes
 
 # Panel keys that get a line of their own; every other key is listed by path.
 _PANEL_OWN_KEYS = ("id", "title", "type", "gridPos", "targets", "fieldConfig", "panels")
@@ -168,14 +168,9 @@ def compare(before: dict[str, Dashboard], after: dict[str, Dashboard]) -> list[D
             if line:
                 lines.append(line)
         old_vars, new_vars = _variables(old.model), _variables(new.model)
-        for name in sorted(set(old_vars) | set(new_vars)):
-            if name not in old_vars:
-                lines.append(f"variable `${name}` added: {_code(new_vars[name].get('query'))}")
-            elif name not in new_vars:
-                lines.append(f"variable `${name}` removed")
-            elif old_vars[name] != new_vars[name]:
-                paths = changed_paths(old_vars[name], new_vars[name])
-                lines.append(f"variable `${name}` changed: " + ", ".join(f"`{p}`" for p in paths))
+        lines += named_changes("variable", {f"${k}": v for k, v in old_vars.items()},
+                               {f"${k}": v for k, v in new_vars.items()},
+                               added=lambda variable: f": {_code(variable.get('query'))}")
         for panel_id in sorted(set(old.panels) | set(new.panels), key=lambda i: (not isinstance(i, int), str(i).zfill(6))):
             old_panel, new_panel = old.panels.get(panel_id), new.panels.get(panel_id)
             if old_panel is None:

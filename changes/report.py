@@ -13,7 +13,7 @@ from typing import Optional
 
 from alerting.routing import check as check_alertmanager_config, receivers_for
 from changes import dashboards, routing, rules, services, slos, stack_settings
-from changes.markdown import code
+from changes.markdown import changed_paths, code, named_changes
 
 MARKER = "<!-- scheduler-monitoring:change-report -->"
 PROBE = (Path(__file__).parent / "probe.py").read_text()
@@ -132,18 +132,14 @@ def _routing_section(before: Snapshot, after: Snapshot) -> list[str]:
         new_kinds = routing.receiver_kinds(new_config or {})
         old_receivers = {str(r.get("name")): r for r in (old_config or {}).get("receivers") or []}
         new_receivers = {str(r.get("name")): r for r in (new_config or {}).get("receivers") or []}
-        for name in sorted(set(old_kinds) | set(new_kinds)):
-            if name not in old_kinds:
-                body.append(f"- receiver `{name}` added ({new_kinds[name]})")
-            elif name not in new_kinds:
-                body.append(f"- receiver `{name}` removed")
-            elif old_receivers[name] != new_receivers[name]:
-                paths = routing.changed_paths(old_receivers[name], new_receivers[name])
-                body.append(f"- receiver `{name}` changed: " + ", ".join(f"`{p}`" for p in paths))
+        body += [f"- {line}" for line in named_changes(
+            "receiver", {name: old_receivers[name] for name in old_kinds},
+            {name: new_receivers[name] for name in new_kinds},
+            added=lambda receiver: f" ({new_kinds[str(receiver.get('name'))]})")]
         for key in ("global", "templates", "time_intervals", "mute_time_intervals"):
             old_value, new_value = (old_config or {}).get(key), (new_config or {}).get(key)
             if old_value != new_value:
-                paths = routing.changed_paths({key: old_value}, {key: new_value})
+                paths = changed_paths({key: old_value}, {key: new_value})
                 body.append(f"- `{key}` changed: " + ", ".join(f"`{p}`" for p in paths))
         old_routes = routing.route_outline(old_config["route"]) if old_config and old_config.get("route") else []
         new_routes = routing.route_outline(new_config["route"]) if new_config and new_config.get("route") else []

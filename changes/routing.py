@@ -59,21 +59,6 @@ def receiver_kinds(config: Mapping) -> dict[str, str]:
     return result
 
 
-def changed_paths(before, after, prefix: str = "") -> list[str]:
-    """Dotted paths whose values differ, without the values (which may be long)."""
-    if isinstance(before, dict) and isinstance(after, dict):
-        paths = []
-        for key in sorted(set(before) | set(after), key=str):
-            paths.extend(changed_paths(before.get(key), after.get(key), f"{prefix}.{key}" if prefix else str(key)))
-        return paths
-    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
-        paths = []
-        for index, (old, new) in enumerate(zip(before, after)):
-            paths.extend(changed_paths(old, new, f"{prefix}[{index}]"))
-        return paths
-    return [] if before == after else [prefix or "(whole value)"]
-
-
 def unified(before: list[str], after: list[str]) -> list[str]:
     """Outline lines with diff markers, context kept so a moved route reads in place."""
     return [line for line in difflib.unified_diff(before, after, lineterm="", n=len(before) + len(after))

@@ -223,11 +223,17 @@ def _list(item: Callable[[Any], Any], *, non_empty: bool = True) -> Callable[[An
     return parse
 
 
-def _email(value: Any) -> str:
-    text = _text(value)
-    if not _EMAIL.match(text):
-        raise ValueError("e-mail addresses such as oncall@hospital.example")
-    return text
+def _matching(pattern: re.Pattern, allowed: str) -> Callable[[Any], str]:
+    """A single value the pattern matches whole."""
+    def parse(value: Any) -> str:
+        text = _text(value)
+        if not pattern.match(text):
+            raise ValueError(allowed)
+        return text
+    return parse
+
+
+_email = _matching(_EMAIL, "e-mail addresses such as oncall@hospital.example")
 
 
 def _channel(value: Any) -> str:
@@ -300,11 +306,7 @@ def _host_of(value: str) -> str:
 _CLAIM = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def _claim(value: Any) -> str:
-    text = _text(value)
-    if not _CLAIM.match(text):
-        raise ValueError("a claim name of letters, digits and _, such as groups")
-    return text
+_claim = _matching(_CLAIM, "a claim name of letters, digits and _, such as groups")
 
 
 def _scope(value: Any) -> str:

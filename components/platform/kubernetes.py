@@ -145,6 +145,13 @@ def destination(outside: Outside) -> Destination:
     return Destination(outside.port, protocol=outside.protocol)
 
 
+def cluster_ports(workload: Workload) -> list[tuple[str, str]]:
+    """(port name, protocol) of the peer-to-peer port: memberlist gossips on TCP and UDP."""
+    if not workload.cluster_port:
+        return []
+    return [("cluster-tcp", "TCP"), ("cluster-udp", "UDP")]
+
+
 def timeout_minutes(workload: Workload) -> int:
     """Pulumi's wait for a rollout: every replica may use its whole startup
     budget (StatefulSets roll one pod at a time), plus time to pull images and
@@ -447,10 +454,8 @@ class KubernetesPlatform:
                 for key in sorted(workload.secret_env)]
 
         ports = [ContainerPortArgs(name="http", container_port=workload.port, protocol="TCP")]
-        if workload.cluster_port:
-            # Alertmanager's memberlist gossips on TCP and UDP.
-            ports += [ContainerPortArgs(name="cluster-tcp", container_port=workload.cluster_port, protocol="TCP"),
-                      ContainerPortArgs(name="cluster-udp", container_port=workload.cluster_port, protocol="UDP")]
+        ports += [ContainerPortArgs(name=name, container_port=workload.cluster_port, protocol=protocol)
+                  for name, protocol in cluster_ports(workload)]
 
         def http(path: str) -> HTTPGetActionArgs:
             return HTTPGetActionArgs(path=path, port="http")
@@ -559,14 +564,8 @@ class KubernetesPlatform:
     # ---------------------------------------------------------------- network
     def _services(self, workload: Workload, labels: dict, opts: pulumi.ResourceOptions) -> None:
         http_port = ServicePortArgs(name="http", port=workload.port, target_port="http", protocol="TCP")
-        peer_ports = []
-        if workload.cluster_port:
-            peer_ports = [
-                ServicePortArgs(name="cluster-tcp", port=workload.cluster_port, target_port="cluster-tcp",
-                                protocol="TCP"),
-                ServicePortArgs(name="cluster-udp", port=workload.cluster_port, target_port="cluster-udp",
-                                protocol="UDP"),
-            ]
+        peer_ports = [ServicePortArgs(name=name, port=workload.cluster_port, target_port=name, protocol=protocol)
+                      for name, protocol in cluster_ports(workload)]
         k8s.core.v1.Service(
             headless_service_name(workload.name),
             metadata=self._metadata(headless_service_name(workload.name), labels),
