@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from changes.markdown import code as _code
 from changes.markdown import changed_paths, named_changes
+from changes.markdown import code as _code
 
 # Panel keys that get a line of their own; every other key is listed by path.
 _PANEL_OWN_KEYS = ("id", "title", "type", "gridPos", "targets", "fieldConfig", "panels")

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from alerting.routing import check as check_alertmanager_config, receivers_for
+from alerting.routing import check as check_alertmanager_config
+from alerting.routing import receivers_for
 from changes import dashboards, routing, rules, services, slos, stack_settings
 from changes.markdown import changed_paths, code, named_changes
 

@@ -12,7 +12,6 @@ import yaml
 
 from alerting.routing import inhibition_matchers, route_matchers
 
-
 # --------------------------------------------------------------------------
 # A readable outline of the configuration, diffed line by line.
 # --------------------------------------------------------------------------

@@ -14,7 +14,6 @@ from components.renderers.exporter import BROKER_URL_ENV
 from components.service import Service
 from components.settings import Settings
 
-
 REDIS = (Outside(6379), Outside(6380))
 
 

@@ -11,11 +11,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.platform.topology import Topology, topology
 from components import constants as c
 from components import settings as settings_module
-from components.renderers.alertmanager import (render_alertmanager_command, render_alertmanager_config,
-                                               render_templates)
+from components.platform.topology import Topology, topology
+from components.renderers.alertmanager import render_alertmanager_command, render_alertmanager_config, render_templates
 from components.renderers.command import Command
 from components.renderers.dashboards import render_dashboards
 from components.renderers.exporter import render_exporter_command

@@ -1,14 +1,22 @@
 """Alertmanager's routing in plain Python (alerting.routing), held against the deployed amtool."""
 from __future__ import annotations
 
-import dataclasses
 import subprocess
 
 import pytest
 import yaml
 
-from alerting.routing import (Matcher, MatcherError, duration_seconds, inhibition_matchers, parse_matcher,
-                              parse_matchers, receivers_for, route_matchers, routes_for)
+from alerting.routing import (
+    Matcher,
+    MatcherError,
+    duration_seconds,
+    inhibition_matchers,
+    parse_matcher,
+    parse_matchers,
+    receivers_for,
+    route_matchers,
+    routes_for,
+)
 from components.renderers.alertmanager import EMAIL, PAGERDUTY, SLACK, TIMING, WATCHDOG, render_alertmanager_config
 from components.settings import from_stack_file, with_secrets_set
 from tests.support import rules as r

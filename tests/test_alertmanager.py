@@ -14,8 +14,14 @@ import yaml
 
 from alerting.routing import inhibition_matchers, matches_all
 from components import constants as c
-from components.renderers.alertmanager import (TIMING, alert_tick_seconds, peer_timeout_margin, peer_timeout_seconds,
-                                               render_alertmanager_config, render_templates)
+from components.renderers.alertmanager import (
+    TIMING,
+    alert_tick_seconds,
+    peer_timeout_margin,
+    peer_timeout_seconds,
+    render_alertmanager_config,
+    render_templates,
+)
 from components.renderers.rules import render_rule_files
 from components.settings import duration_seconds, parse
 from tests.support import rules as r

@@ -6,7 +6,6 @@ Needs promtool at the deployed release (built by scripts/setup into .cache/bin).
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 

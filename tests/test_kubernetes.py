@@ -21,9 +21,24 @@ from components.platform.base import File, HttpCheck, Outside, Resources, Worklo
 from components.platform.topology import POD_NAME_ENV, kubernetes_topology, topology
 from components.settings import PROJECT, parse
 from tests.support.kubernetes_objects import (
-    CONFIGMAP, CONTROLLERS, DEPLOYMENT, NAMESPACE, NETWORK_POLICY, PDB, SECRET, SERVICE, SERVICE_ACCOUNT,
-    STATEFULSET, AutonamingMocks, Endpoint, NetworkModel, OptionsRecordingMonitor, manifest, pod_spec,
-    restricted_violations, schema_errors,
+    CONFIGMAP,
+    CONTROLLERS,
+    DEPLOYMENT,
+    NAMESPACE,
+    NETWORK_POLICY,
+    PDB,
+    SECRET,
+    SERVICE,
+    SERVICE_ACCOUNT,
+    STATEFULSET,
+    AutonamingMocks,
+    Endpoint,
+    NetworkModel,
+    OptionsRecordingMonitor,
+    manifest,
+    pod_spec,
+    restricted_violations,
+    schema_errors,
 )
 from tests.support.pulumi_mocks import is_secret_envelope, strings_outside_secrets
 

@@ -10,7 +10,6 @@ go through promtool and amtool.
 """
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -24,8 +23,22 @@ from components.settings import PROJECT
 from tests.support import pulumi_mocks
 from tests.support import rules as r
 from tests.support.kubernetes_objects import (
-    CONFIGMAP, CONTROLLERS, INGRESS, NAMESPACE, NETWORK_POLICY, PDB, SECRET, STATEFULSET, Endpoint, NetworkModel,
-    autonaming, kubernetes_objects, manifest, pod_spec, restricted_violations, schema_errors,
+    CONFIGMAP,
+    CONTROLLERS,
+    INGRESS,
+    NAMESPACE,
+    NETWORK_POLICY,
+    PDB,
+    SECRET,
+    STATEFULSET,
+    Endpoint,
+    NetworkModel,
+    autonaming,
+    kubernetes_objects,
+    manifest,
+    pod_spec,
+    restricted_violations,
+    schema_errors,
 )
 from tests.support.pulumi_mocks import strings_outside_secrets
 from tests.support.stack_config import TEST_SECRETS, stack_config

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from silences import Client, SilenceError, end_of, matchers_from
+from silences import Client, end_of, matchers_from
 from silences.__main__ import main
 from tests.support import rules as r
 

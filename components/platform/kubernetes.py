@@ -47,38 +47,79 @@ import math
 import posixpath
 import re
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional
+from typing import Any, Optional
 from urllib.parse import urlparse
 
 import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_kubernetes.apps.v1 import (
-    DeploymentSpecArgs, DeploymentStrategyArgs, RollingUpdateDeploymentArgs,
-    StatefulSetPersistentVolumeClaimRetentionPolicyArgs, StatefulSetSpecArgs,
+    DeploymentSpecArgs,
+    DeploymentStrategyArgs,
+    RollingUpdateDeploymentArgs,
+    StatefulSetPersistentVolumeClaimRetentionPolicyArgs,
+    StatefulSetSpecArgs,
     StatefulSetUpdateStrategyArgs,
 )
 from pulumi_kubernetes.core.v1 import (
-    AffinityArgs, CapabilitiesArgs, ConfigMapProjectionArgs, ContainerArgs, ContainerPortArgs,
-    EmptyDirVolumeSourceArgs, EnvVarArgs, EnvVarSourceArgs, HTTPGetActionArgs, KeyToPathArgs,
-    ObjectFieldSelectorArgs, PersistentVolumeClaimSpecArgs, PersistentVolumeClaimTemplateArgs,
-    PodAffinityTermArgs, PodAntiAffinityArgs, PodSecurityContextArgs, PodSpecArgs,
-    PodTemplateSpecArgs, ProbeArgs, ProjectedVolumeSourceArgs, ResourceRequirementsArgs,
-    SeccompProfileArgs, SecretKeySelectorArgs, SecretProjectionArgs, SecurityContextArgs,
-    ServicePortArgs, ServiceSpecArgs, VolumeMountArgs, VolumeProjectionArgs,
-    VolumeResourceRequirementsArgs, VolumeArgs, WeightedPodAffinityTermArgs,
+    AffinityArgs,
+    CapabilitiesArgs,
+    ConfigMapProjectionArgs,
+    ContainerArgs,
+    ContainerPortArgs,
+    EmptyDirVolumeSourceArgs,
+    EnvVarArgs,
+    EnvVarSourceArgs,
+    HTTPGetActionArgs,
+    KeyToPathArgs,
+    ObjectFieldSelectorArgs,
+    PersistentVolumeClaimSpecArgs,
+    PersistentVolumeClaimTemplateArgs,
+    PodAffinityTermArgs,
+    PodAntiAffinityArgs,
+    PodSecurityContextArgs,
+    PodSpecArgs,
+    PodTemplateSpecArgs,
+    ProbeArgs,
+    ProjectedVolumeSourceArgs,
+    ResourceRequirementsArgs,
+    SeccompProfileArgs,
+    SecretKeySelectorArgs,
+    SecretProjectionArgs,
+    SecurityContextArgs,
+    ServicePortArgs,
+    ServiceSpecArgs,
+    VolumeArgs,
+    VolumeMountArgs,
+    VolumeProjectionArgs,
+    VolumeResourceRequirementsArgs,
+    WeightedPodAffinityTermArgs,
 )
 from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
 from pulumi_kubernetes.networking.v1 import (
-    HTTPIngressPathArgs, HTTPIngressRuleValueArgs, IngressBackendArgs, IngressRuleArgs,
-    IngressServiceBackendArgs, IngressSpecArgs, IngressTLSArgs, NetworkPolicyEgressRuleArgs,
-    NetworkPolicyIngressRuleArgs, NetworkPolicyPeerArgs, NetworkPolicyPortArgs,
-    NetworkPolicySpecArgs, ServiceBackendPortArgs,
+    HTTPIngressPathArgs,
+    HTTPIngressRuleValueArgs,
+    IngressBackendArgs,
+    IngressRuleArgs,
+    IngressServiceBackendArgs,
+    IngressSpecArgs,
+    IngressTLSArgs,
+    NetworkPolicyEgressRuleArgs,
+    NetworkPolicyIngressRuleArgs,
+    NetworkPolicyPeerArgs,
+    NetworkPolicyPortArgs,
+    NetworkPolicySpecArgs,
+    ServiceBackendPortArgs,
 )
 from pulumi_kubernetes.policy.v1 import PodDisruptionBudgetSpecArgs
 
 from components.platform.base import File, Outside, Placed, Workload, refuse_misplaced
-from components.platform.topology import (POD_NAME_ENV, balanced_service_name, headless_service_name,
-                                          pod_addresses, service_address)
+from components.platform.topology import (
+    POD_NAME_ENV,
+    balanced_service_name,
+    headless_service_name,
+    pod_addresses,
+    service_address,
+)
 from components.settings import PROJECT, Settings
 
 # --------------------------------------------------------------------------

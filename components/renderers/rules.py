@@ -15,8 +15,16 @@ import yaml
 
 from components.constants import GRAFANA_URL_TOKEN, PROMETHEUS_VOLUME_BYTES_TOKEN, RUNBOOK_BASE_URL_TOKEN
 from components.renderers.folders import data_files
-from components.settings import (PROJECT_DIR, InputError, Settings, duration_seconds, quantity_bytes,
-                                 retention_size_bytes, settings_error, yaml_error_text)
+from components.settings import (
+    PROJECT_DIR,
+    InputError,
+    Settings,
+    duration_seconds,
+    quantity_bytes,
+    retention_size_bytes,
+    settings_error,
+    yaml_error_text,
+)
 
 RULES_DIR = PROJECT_DIR / "rules"
 RULE_SUFFIX = ".yml"

@@ -34,9 +34,19 @@ from components import constants as c
 from components.constants import GRAFANA_URL_TOKEN, RUNBOOK_BASE_URL_TOKEN
 from components.renderers.folders import data_files
 from components.renderers.rules import RULE_SUFFIX, RuleFile, check_rule_file
-from components.settings import (PROJECT_DIR, SETTINGS_BY_KEY, SLO_ALERT_WINDOWS, InputError, Settings,
-                                 duration_seconds, objective_value, settings_error, slo_setting_keys,
-                                 slo_window_value, yaml_error_text)
+from components.settings import (
+    PROJECT_DIR,
+    SETTINGS_BY_KEY,
+    SLO_ALERT_WINDOWS,
+    InputError,
+    Settings,
+    duration_seconds,
+    objective_value,
+    settings_error,
+    slo_setting_keys,
+    slo_window_value,
+    yaml_error_text,
+)
 
 SLOS_DIR = PROJECT_DIR / "slos"
 SLO_SUFFIX = ".yml"

@@ -7,7 +7,7 @@ import os
 import runpy
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import pulumi
 from pulumi.runtime import rpc
