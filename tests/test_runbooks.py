@@ -17,11 +17,18 @@ import pytest
 import yaml
 
 from alerting.routing import receivers_for
+from components.platform.kubernetes import NAME_LABEL
 from components.renderers.alertmanager import (
-    CLINICAL_TIER, EMAIL, EMAIL_CLINICAL, PAGERDUTY, PAGERDUTY_CLINICAL, SLACK, SLACK_CLINICAL, WATCHDOG,
+    CLINICAL_TIER,
+    EMAIL,
+    EMAIL_CLINICAL,
+    PAGERDUTY,
+    PAGERDUTY_CLINICAL,
+    SLACK,
+    SLACK_CLINICAL,
+    WATCHDOG,
     render_alertmanager_config,
 )
-from components.platform.kubernetes import NAME_LABEL
 from components.settings import PROJECT_DIR, from_stack_file
 from tests.support import rules as r
 from tests.support.stack_names import CLUSTER_DOMAIN, ClusterNames, DockerNames, Mounts, cluster_names, docker_names
