@@ -53,7 +53,8 @@ class Alertmanager(Service):
             cluster_port=c.ALERTMANAGER_CLUSTER_PORT if args.peers else None,
             cluster_peers=args.peers,
             addresses=topology(s).alertmanager,
-            admits=(c.PROMETHEUS,),      # alerts and scrapes
+            # Alerts and scrapes; and the sign-in proxy when it is published.
+            admits=(c.PROMETHEUS, *((c.ALERTMANAGER_AUTH,) if s.alertmanager_ingress else ())),
             reaches_outside=_receivers_outside(s),
             run_as_user=65534,
             resources=Resources("50m", "64Mi", "500m", "256Mi"),

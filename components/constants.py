@@ -8,6 +8,9 @@ Rules, dashboards and renderers refer to these, so they are defined once.
 JOB_BACKEND = "scheduler-backend"
 JOB_PROMETHEUS = "prometheus"
 JOB_CELERY_EXPORTER = "celery-exporter"
+# The sign-in proxies in front of Prometheus's and Alertmanager's optional ingresses.
+PROMETHEUS_AUTH = "prometheus-auth"
+ALERTMANAGER_AUTH = "alertmanager-auth"
 JOB_ALERTMANAGER = "alertmanager"
 JOB_GRAFANA = "grafana"
 
@@ -16,6 +19,9 @@ PROMETHEUS = "prometheus"
 ALERTMANAGER = "alertmanager"
 GRAFANA = "grafana"
 CELERY_EXPORTER = "celery-exporter"
+# The sign-in proxies in front of Prometheus's and Alertmanager's optional ingresses.
+PROMETHEUS_AUTH = "prometheus-auth"
+ALERTMANAGER_AUTH = "alertmanager-auth"
 
 # Ports inside the containers (the images' defaults).
 PROMETHEUS_PORT = 9090
@@ -23,6 +29,7 @@ ALERTMANAGER_PORT = 9093
 ALERTMANAGER_CLUSTER_PORT = 9094
 GRAFANA_PORT = 3000
 CELERY_EXPORTER_PORT = 9808
+AUTH_PROXY_PORT = 4180
 
 # Grafana content.
 DATASOURCE_UID = "scheduler-prometheus"
@@ -49,6 +56,7 @@ ALERTMANAGER_DATA_DIR = "/alertmanager"
 GRAFANA_DATA_DIR = "/var/lib/grafana"
 GRAFANA_PROVISIONING_DIR = "/etc/grafana/provisioning"
 GRAFANA_SECRETS_DIR = "/etc/grafana/secrets"
+AUTH_PROXY_SECRETS_DIR = "/etc/oauth2-proxy"
 
 # File names of the receiver secrets under ALERTMANAGER_SECRETS_DIR.
 PAGERDUTY_ROUTING_KEY_FILE = "pagerduty_routing_key"

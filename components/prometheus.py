@@ -44,7 +44,7 @@ class Prometheus(Service):
             replicas=s.prometheus_replicas,
             addresses=topology(s).prometheus,
             # Grafana queries it; each replica scrapes both (its own metrics and its partner's).
-            admits=(c.GRAFANA, c.PROMETHEUS),
+            admits=(c.GRAFANA, c.PROMETHEUS, *((c.PROMETHEUS_AUTH,) if s.prometheus_ingress else ())),
             # It scrapes every part of the stack and alerts every Alertmanager.
             reaches=((c.PROMETHEUS, c.PROMETHEUS_PORT), (c.ALERTMANAGER, c.ALERTMANAGER_PORT),
                      (c.GRAFANA, c.GRAFANA_PORT), (c.CELERY_EXPORTER, c.CELERY_EXPORTER_PORT)),

@@ -15,6 +15,7 @@ from components import constants as c
 from components import settings as settings_module
 from components.platform.topology import Topology, topology
 from components.renderers.alertmanager import render_alertmanager_command, render_alertmanager_config, render_templates
+from components.renderers.auth_proxy import proxy_name, published_services, render_auth_proxy_command
 from components.renderers.command import Command
 from components.renderers.dashboards import render_dashboards
 from components.renderers.exporter import render_exporter_command
@@ -61,6 +62,9 @@ def render_stack(settings: Settings) -> Rendered:
         c.ALERTMANAGER: render_alertmanager_command(settings, rule_files,
                                                     replicas=max(1, len(where.alertmanager_peers))),
         c.CELERY_EXPORTER: render_exporter_command(settings),
+        **{proxy_name(p.service): render_auth_proxy_command(
+            settings, p, {c.PROMETHEUS: where.prometheus_url, c.ALERTMANAGER: where.alertmanager_url}[p.service])
+           for p in published_services(settings)},
     }
     for service, command in commands.items():
         files[f"{service}/flags.txt"] = command.text("components.render")

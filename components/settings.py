@@ -580,6 +580,9 @@ SETTINGS: tuple[Setting, ...] = (
             "admin account stays for break-glass. Needs the oidc* endpoints, client and at least one group.",
             kind="boolean"),
     Setting("oidcName", _word, "Hospital SSO", "The sign-in button's label."),
+    Setting("oidcIssuerUrl", _url("https"), None,
+            "The provider's issuer (its /.well-known/openid-configuration lives under it); the sign-in "
+            "proxies of prometheusIngress and alertmanagerIngress discover the provider from it."),
     Setting("oidcAuthUrl", _url("https"), None,
             "The provider's authorization_endpoint (from its /.well-known/openid-configuration)."),
     Setting("oidcTokenUrl", _url("https"), None, "The provider's token_endpoint; Grafana's pods reach it."),
@@ -637,6 +640,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("prometheusStorageSize", _quantity, "10Gi",
             "Claim size of each Prometheus replica. Must exceed retentionSize."),
     Setting("alertmanagerStorageSize", _quantity, "1Gi", "Claim size of each Alertmanager replica (silences and notification log)."),
+    Setting("prometheusIngress", _boolean, False,
+            "Publish Prometheus at prometheusUrl through the ingress controller, behind the same sign-in as "
+            "Grafana (an oauth2-proxy; members of oidcViewerGroups, oidcEditorGroups or oidcAdminGroups). "
+            "Kubernetes only; needs oidcEnabled, oidcIssuerUrl and an https prometheusUrl. Off: port-forward.",
+            kind="boolean"),
+    Setting("alertmanagerIngress", _boolean, False,
+            "Publish Alertmanager at alertmanagerUrl the same way; only members of oidcEditorGroups or "
+            "oidcAdminGroups, since its UI makes and expires silences. Kubernetes only.", kind="boolean"),
+    Setting("authProxyImage", _image, "quay.io/oauth2-proxy/oauth2-proxy:v7.15.6",
+            "oauth2-proxy image of the sign-in proxies in front of prometheusIngress and alertmanagerIngress."),
     Setting("ingressClassName", _name, None,
             "IngressClass of Grafana's Ingress; set it when the cluster has several ingress controllers."),
     Setting("ingressNamespace", _name, "ingress-nginx",
@@ -962,6 +975,22 @@ def _check_together(values: dict, secrets: Mapping[str, Optional[str]],
         if not any(values[k] for k in ("oidcAdminGroups", "oidcEditorGroups", "oidcViewerGroups")):
             problem("oidcViewerGroups", "is empty, and so are oidcAdminGroups and oidcEditorGroups; with "
                     "oidcEnabled nobody could sign in: name at least one group")
+    for flag, url_key, groups in (("prometheusIngress", "prometheusUrl",
+                                   ("oidcAdminGroups", "oidcEditorGroups", "oidcViewerGroups")),
+                                  ("alertmanagerIngress", "alertmanagerUrl", ("oidcAdminGroups", "oidcEditorGroups"))):
+        if not values[flag]:
+            continue
+        url = values[url_key] or ""
+        if not on_kubernetes:
+            problem(flag, "is true on Docker; allowed: false (dev publishes every UI on 127.0.0.1)")
+        if not values["oidcEnabled"] or not values["oidcIssuerUrl"]:
+            problem(flag, "needs the same sign-in as Grafana: set oidcEnabled and oidcIssuerUrl too")
+        if not url.startswith("https://") or _is_local_host(_host_of(url)) or urlparse(url).path not in ("", "/"):
+            shown = f"is {url!r}" if url else "is not set"
+            problem(url_key, f"{shown}; allowed with {flag}: the https URL of its own host (the Ingress routes by "
+                    f"host), such as https://{url_key.removesuffix('Url')}.scheduler.hospital.example")
+        if not any(values[key] for key in groups):
+            problem(flag, f"lets nobody in: {' and '.join(groups)} are empty")
     if on_kubernetes and not values["kubeContext"]:
         problem("kubeContext", "is required on Kubernetes: the kubeconfig context to deploy to (see "
                 "`kubectl config get-contexts`), so that the current context cannot receive the stack "

@@ -9,12 +9,14 @@ import pulumi_random as random
 
 from components import constants as c
 from components.alertmanager import Alertmanager, AlertmanagerArgs
+from components.auth_proxy import AuthProxy, AuthProxyArgs
 from components.celery_exporter import CeleryExporter, CeleryExporterArgs
 from components.grafana import Grafana, GrafanaArgs
 from components.grafana_content import GrafanaContent, GrafanaContentArgs
 from components.platform.base import Platform
 from components.prometheus import Prometheus, PrometheusArgs
 from components.render import Rendered
+from components.renderers.auth_proxy import proxy_name, published_services
 from components.renderers.dashboards import dashboard_folders
 from components.renderers.grafana import datasource_definition
 from components.rule_groups import RuleGroups, RuleGroupsArgs
@@ -68,6 +70,12 @@ class MonitoringStack(pulumi.ComponentResource):
             folders=dashboard_folders(),
             grafana_ready=grafana.ready,
         ), opts=child)
+
+        for published in published_services(settings):
+            proxy = proxy_name(published.service)
+            AuthProxy(proxy, AuthProxyArgs(
+                settings, args.platform, commands[proxy], published, args.secrets.oidc_client_secret,
+                _generated_secret(f"{name}-{proxy}-cookie-secret", 32, child)), opts=child)
 
         self.prometheus_url = prometheus.external_url
         self.alertmanager_url = alertmanager.external_url

@@ -249,6 +249,17 @@ CASES: list[Case] = [
          ("scheduler-monitoring:retentionSize is 46GB", "90% of prometheusStorageSize"),
          stack_file=KUBERNETES_STACK + "  scheduler-monitoring:retentionSize: 46GB\n"
                                        "  scheduler-monitoring:prometheusStorageSize: 50Gi\n"),
+    setting("prometheusIngress", "true", "is true on Docker", "needs the same sign-in as Grafana"),
+    Case("stack file (kubernetes)", "alertmanager published without sign-in or groups", (
+        "scheduler-monitoring:alertmanagerIngress needs the same sign-in as Grafana",
+        "scheduler-monitoring:alertmanagerUrl is not set", "https://alertmanager.scheduler.hospital.example",
+        "scheduler-monitoring:alertmanagerIngress lets nobody in"),
+        stack_file=KUBERNETES_STACK + "  scheduler-monitoring:alertmanagerIngress: true\n"),
+    Case("stack file (kubernetes)", "prometheus published at a path", (
+        "scheduler-monitoring:prometheusUrl is 'https://ops.hospital.example/prometheus'", "its own host"),
+        stack_file=KUBERNETES_STACK + "  scheduler-monitoring:prometheusIngress: true\n"
+                                      "  scheduler-monitoring:prometheusUrl: https://ops.hospital.example/prometheus\n"
+                                      "  scheduler-monitoring:oidcViewerGroups: [oncall]\n"),
     on_kubernetes("grafanaUrl", "http://localhost:3001", "an address of this machine"),
     on_kubernetes("grafanaUrl", "http://127.0.0.1:3001", "an address of this machine"),
     on_kubernetes("grafanaUrl", "http://[::1]:3001", "an address of this machine"),

@@ -27,7 +27,8 @@ class Topology:
     alertmanager_peers: tuple[str, ...]     # gossip addresses; empty for a single Alertmanager
     grafana: tuple[str, ...]
     celery_exporter: tuple[str, ...]
-    prometheus_url: str                     # the datasource URL Grafana uses
+    prometheus_url: str                     # the datasource URL Grafana uses (any ready replica)
+    alertmanager_url: str                   # any ready Alertmanager, for a sign-in proxy in front of them
     # Value of the `replica` external label: an environment reference Prometheus
     # expands at start, so each HA replica gets its own and one config serves all.
     replica_label: str
@@ -52,6 +53,7 @@ def docker_topology(settings: Settings) -> Topology:
         grafana=(container_address(c.GRAFANA, c.GRAFANA_PORT),),
         celery_exporter=(container_address(c.CELERY_EXPORTER, c.CELERY_EXPORTER_PORT),),
         prometheus_url=f"http://{container_address(c.PROMETHEUS, c.PROMETHEUS_PORT)}",
+        alertmanager_url=f"http://{container_address(c.ALERTMANAGER, c.ALERTMANAGER_PORT)}",
         replica_label="${HOSTNAME}",
     )
 
@@ -96,5 +98,6 @@ def kubernetes_topology(settings: Settings) -> Topology:
         grafana=(service_address(headless_service_name(c.GRAFANA), ns, c.GRAFANA_PORT),),
         celery_exporter=(service_address(headless_service_name(c.CELERY_EXPORTER), ns, c.CELERY_EXPORTER_PORT),),
         prometheus_url="http://" + service_address(balanced_service_name(c.PROMETHEUS), ns, c.PROMETHEUS_PORT),
+        alertmanager_url="http://" + service_address(balanced_service_name(c.ALERTMANAGER), ns, c.ALERTMANAGER_PORT),
         replica_label="${" + POD_NAME_ENV + "}",
     )
