@@ -106,6 +106,9 @@ class Series:
 
     def as_json(self) -> dict:
         out = {"l": self.labels, "k": self.kind, "s": self.start, "e": self.end, "a": self.a}
+        if math.isnan(self.a):
+            # JSON has no NaN; a recording rule's output can be one (a quantile of nothing).
+            out["a"], out["nan"] = 0, True
         for key, value in (("b", self.b), ("p", self.period), ("i", self.interval), ("ph", self.phase),
                            ("r", self.restart), ("ra", self.restart_at)):
             if value:

@@ -53,8 +53,11 @@ def table(label: str, results: list[ScaleResult]) -> list[str]:
             cells = []
             for r in results:
                 found = [d for d in r.dashboards if d.title == title and d.range_name == range_name]
-                cells.append(f"{found[0].seconds:,.2f} s; {found[0].samples / 1e6:,.1f} M samples"
-                             if found else "-")
+                if not found:
+                    cells.append("-")
+                    continue
+                failed = f", {found[0].failed} failed" if found[0].failed else ""
+                cells.append(f"{found[0].seconds:,.2f} s; {found[0].samples / 1e6:,.1f} M samples{failed}")
             row(f"dashboard {title} {range_name}", cells)
     widths = [max(len(str(line[i])) for line in [header, *rows]) for i in range(len(header))]
     lines = [f"== {label} =="]

@@ -72,7 +72,8 @@ type Series struct {
 	Phase     float64           `json:"ph"`
 	Restart   int64             `json:"r"`
 	RestartAt int64             `json:"ra"`
-	TierSet   int               `json:"t"` // which of the plan's tier sets it samples on
+	TierSet   int               `json:"t"`
+	NaN       bool              `json:"nan"` // the value is NaN (JSON has none) // which of the plan's tier sets it samples on
 	lbls      labels.Labels
 }
 
@@ -88,6 +89,9 @@ func (s *Series) started(t int64) int64 {
 }
 
 func (s *Series) value(t int64) float64 {
+	if s.NaN {
+		return math.NaN()
+	}
 	switch s.Kind {
 	case "counter":
 		return math.Floor(s.A*float64(t-s.started(t))/1000) + s.B
