@@ -259,7 +259,16 @@ func writeHead(ctx context.Context, out string, plan *Plan, series []*Series) (i
 	// The blocks are laid out as Prometheus's own compactor would leave them;
 	// nothing is to be merged here, only the head written.
 	db.DisableCompactions()
-	n, err := appendRange(ctx, func() storage.Appender { return db.Appender(ctx) }, plan, series, plan.HeadFrom, plan.Now+1)
+	// In time order, a slice at a time: the head refuses samples more than half
+	// its chunk range (an hour) older than the newest it holds.
+	const slice = 10 * 60 * 1000
+	var n int64
+	for from := plan.HeadFrom; from <= plan.Now && err == nil; from += slice {
+		var written int64
+		written, err = appendRange(ctx, func() storage.Appender { return db.Appender(ctx) }, plan, series, from,
+			min(from+slice, plan.Now+1))
+		n += written
+	}
 	if cerr := db.Close(); err == nil {
 		err = cerr
 	}
