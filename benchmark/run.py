@@ -140,6 +140,7 @@ class DashboardResult:
     samples: int
     slowest: tuple[float, str] = (0.0, "")
     failed: int = 0            # queries that failed (Prometheus's query timeout)
+    queries: list = field(default_factory=list)   # (panel, seconds, samples) of each request
 
 
 @dataclass
@@ -252,6 +253,7 @@ def measure_dashboards(running: server.Server, stack: Stack, repeat: int,
             total, samples, slowest = 0.0, 0, (0.0, "")
             requests = dashboard.requests(end_s, timing, stack.scrape_interval_ms, values)
             failed = 0
+            details: list = []
             for request in requests:
                 times = []
                 touched = 0
@@ -274,12 +276,13 @@ def measure_dashboards(running: server.Server, stack: Stack, repeat: int,
                     if isinstance(data, dict):
                         touched = int(data.get("stats", {}).get("samples", {}).get("totalQueryableSamples", 0))
                 seconds = statistics.median(times)
+                details.append((request.panel, round(seconds, 4), touched))
                 total += seconds
                 samples += touched
                 if seconds > slowest[0]:
                     slowest = (seconds, request.panel)
             results.append(DashboardResult(dashboard.title, range_name, total, len(requests), samples, slowest,
-                                           failed))
+                                           failed, details))
     return results
 
 
