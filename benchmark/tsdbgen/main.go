@@ -290,6 +290,7 @@ func readSeries(path string) ([]*Series, error) {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		s.lbls = labels.FromMap(s.Labels)
+		s.Labels = nil // millions of series at the largest scale: keep one copy of the labels
 		all = append(all, s)
 	}
 	return all, scanner.Err()
