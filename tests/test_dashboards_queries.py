@@ -44,7 +44,7 @@ SLO_RECORDING_RULES = {
     "slo:objective:ratio", "slo:error_budget:ratio", "slo:window:seconds", "slo:burn_rate:threshold",
     "slo:sli_valid:rate5m", "slo:sli_error:ratio_rate5m", "slo:sli_error:ratio_rate1h", "slo:sli_error:ratio_rate6h",
     "slo:sli_error:ratio_rate1d", "slo:sli_error:ratio_window", "slo:error_budget_remaining:ratio",
-    "slo_handler:sli_error:rate5m",
+    "slo_handler:sli_error_nonzero:rate5m",
 }
 
 
