@@ -1,6 +1,8 @@
 """`python -m components.render` for both stacks, checked by promtool and amtool."""
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +13,9 @@ import yaml
 from components import constants as c
 from components.render import render_stack
 from components.settings import PROJECT_DIR, from_stack_file
+from tests.support import catalog
 from tests.support import rules as r
+from tests.support.promql import metric_names
 
 STACKS = ("dev", "prod")
 
@@ -83,6 +87,31 @@ def test_prometheus_config_scrapes_every_part_and_alerts_alertmanager(rendered):
     targets = config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
     assert targets == jobs["alertmanager"]["static_configs"][0]["targets"]
     assert {"action": "labeldrop", "regex": "replica"} in config["alerting"]["alert_relabel_configs"]
+
+
+def test_celery_scrape_drops_the_task_series_nothing_reads_and_only_those(rendered):
+    """Each deploy gives every worker a new hostname and a new set of task series; the unread ones are dropped."""
+    _, out = rendered
+    config = yaml.safe_load((out / "prometheus/prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    [drop] = jobs["celery-exporter"]["metric_relabel_configs"]
+    assert drop["action"] == "drop" and drop["source_labels"] == ["__name__"]
+    assert not any("metric_relabel_configs" in job for name, job in jobs.items() if name != "celery-exporter")
+    pattern = re.compile(f"^(?:{drop['regex']})$")
+    read = set()
+    for path in (out / "prometheus/rules").glob("*.yml"):
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            read.update(name for rule in group["rules"] for name in metric_names(rule["expr"]))
+    for path in (out / "grafana/dashboards").rglob("*.json"):
+        model = json.loads(path.read_text())
+        panels = [p for top in model["panels"] for p in [top, *top.get("panels", [])]]
+        read.update(name for panel in panels for target in panel.get("targets", [])
+                    for name in metric_names(target["expr"]))
+    task_series = {name for name in catalog.series_names() if name.startswith("celery_task_")}
+    dropped = {name for name in catalog.series_names() if pattern.match(name)}
+    assert dropped == task_series - read, "drop exactly the exporter's task series that no rule or panel reads"
+    assert {"celery_task_received_total", "celery_task_started_created"} <= dropped
+    assert {"celery_task_succeeded_total", "celery_task_failed_total", "celery_task_runtime_bucket"} <= read
 
 
 def test_exporter_flags(rendered):

@@ -47,6 +47,8 @@ SPEC_ALERTS = {
 }
 GROUP_INTERVALS = {"scheduler_resilience": "30s", "scheduler_compliance": "1m", "scheduler_tasks": "1m",
                    "scheduler_performance": "1m", "scheduler_security": "1m",
+                   # Task counts for the Celery dashboard's day and hour stats.
+                   "scheduler_task_counts": "5m",
                    # The monitors run at the stack's evaluationInterval.
                    "scheduler_monitoring": None,
                    # Generated from slos/*.yml (components/renderers/slos.py).

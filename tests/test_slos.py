@@ -136,6 +136,11 @@ def test_generated_rules_are_the_workbooks_formulas(overrides, expected):
                     assert ranges(rules[(name, slo, None)]["expr"]) == {"5m"}
             else:
                 assert ranges(rule["expr"]) == {ratio_window}, rule["expr"]
+                # From 2h on, the recorded 5m rates summed over the window: a rate over every raw
+                # series for hours or days on each evaluation is what makes the group slow at scale.
+                recorded = s.duration_seconds(ratio_window) >= 2 * 3600
+                assert (metric_names(rule["expr"]) == {"slo:sli_error:rate5m", "slo:sli_valid:rate5m"}) == recorded, \
+                    (ratio_window, rule["expr"])
         assert ranges(rules[("slo:sli_error:ratio_window", slo, None)]["expr"]) == {window}
         remaining = rules[("slo:error_budget_remaining:ratio", slo, None)]["expr"]
         assert math.isclose(float(remaining.rsplit("/", 1)[1]), budget, rel_tol=1e-12)

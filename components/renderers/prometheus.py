@@ -8,6 +8,19 @@ from components.platform.topology import Topology
 from components.renderers.command import Command
 from components.settings import Settings, duration_seconds
 
+# The exporter's task counters that no rule or dashboard reads. Every task
+# series carries the worker's hostname, and each deploy (a new pod name) adds a
+# full set: these families are most of that growth and nothing uses them, so
+# they are dropped at the scrape. What is read (succeeded, failed, runtime) is
+# summed over hostname by the scheduler_tasks recording rules, which the
+# panels and alerts use.
+UNREAD_CELERY_TASK_FAMILIES = ("sent", "received", "started", "rejected", "revoked", "retried")
+CELERY_METRIC_RELABEL_CONFIGS = [{
+    "source_labels": ["__name__"],
+    "regex": f"celery_task_({'|'.join(UNREAD_CELERY_TASK_FAMILIES)})_(total|created)",
+    "action": "drop",
+}]
+
 # How alert state survives a restart.
 ALERT_STATE_FLAGS = (
     # A restart keeps firing alerts firing instead of restarting every `for:`
@@ -65,7 +78,8 @@ def render_prometheus_config(settings: Settings, topology: Topology) -> str:
                 "scheme": settings.backend_scheme,
                 "metrics_path": settings.backend_metrics_path,
             },
-            _job(c.JOB_CELERY_EXPORTER, topology.celery_exporter),
+            {**_job(c.JOB_CELERY_EXPORTER, topology.celery_exporter),
+             "metric_relabel_configs": CELERY_METRIC_RELABEL_CONFIGS},
             _job(c.JOB_ALERTMANAGER, topology.alertmanager),
             _job(c.JOB_GRAFANA, topology.grafana),
         ],

@@ -1,7 +1,5 @@
 """How long the Pulumi program takes under mocks, per stack, against the SDK imports.
 
-    .venv/bin/python benchmark.py [--runs N]
-
 Each run is a fresh process: it imports the SDKs the program uses (timed), then
 runs the whole program under mocks for each stack (timed). Machines here are
 noisy, so the figures that matter are the ratios within one process; the
@@ -9,14 +7,13 @@ medians over the runs are printed.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import subprocess
 import sys
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = Path(__file__).resolve().parent.parent
 STACKS = ("dev", "prod")
 
 MEASURE = r"""
@@ -46,20 +43,15 @@ def measure_once() -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=5)
-    args = parser.parse_args()
-    runs = [measure_once() for _ in range(args.runs)]
-    imports = statistics.median(r["imports"] for r in runs)
-    print(f"SDK import time (pulumi, docker, kubernetes, grafana, random): median {imports:.3f} s "
-          f"over {args.runs} fresh processes")
+def run(runs: int) -> list[str]:
+    """The lines to print: the SDK import time, then each stack's time and its ratio to the imports."""
+    results = [measure_once() for _ in range(runs)]
+    imports = statistics.median(r["imports"] for r in results)
+    lines = [f"SDK import time (pulumi, docker, kubernetes, grafana, random): median {imports:.3f} s "
+             f"over {runs} fresh processes"]
     for stack in STACKS:
-        seconds = statistics.median(r[stack] for r in runs)
-        ratio = statistics.median(r[stack] / r["imports"] for r in runs)
-        print(f"{stack:>4}: program under mocks {seconds:.3f} s for {runs[0][stack + '_resources']} resources; "
-              f"ratio to SDK imports: {ratio:.2f}")
-
-
-if __name__ == "__main__":
-    main()
+        seconds = statistics.median(r[stack] for r in results)
+        ratio = statistics.median(r[stack] / r["imports"] for r in results)
+        lines.append(f"{stack:>4}: program under mocks {seconds:.3f} s for {results[0][stack + '_resources']} "
+                     f"resources; ratio to SDK imports: {ratio:.2f}")
+    return lines
