@@ -35,7 +35,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
@@ -273,7 +273,7 @@ class SeriesBuilder:
 
     def _backend(self, shard: int, number: int) -> None:
         s, start, end = self.shape, self.t.start, self.t.now + 1
-        instance = (f"scheduler-backend.scheduler.svc.cluster.local:8000" if s.shards == 1 and s.backends == 1
+        instance = ("scheduler-backend.scheduler.svc.cluster.local:8000" if s.shards == 1 and s.backends == 1
                     else f"scheduler-backend-{shard}-{number}.scheduler.svc.cluster.local:8000")
         target = {"job": c.JOB_BACKEND, "instance": instance}
         before = len(self.series)

@@ -13,7 +13,6 @@ from components.renderers.command import Command
 from components.service import Service
 from components.settings import Settings
 
-
 # Sized for 100 times today's cardinality (README, Sizing), from `python -m
 # benchmark` on the deployed release: at 100x a replica holds 270,000 head
 # series in 1,705 MiB resident once its rules have settled, and peaked at

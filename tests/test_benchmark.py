@@ -2,13 +2,10 @@
 tiny synthetic TSDB loaded into the deployed Prometheus release. The benchmark itself is never run here."""
 from __future__ import annotations
 
-import json
 import time
-import urllib.parse
 from pathlib import Path
 
 import pytest
-import yaml
 
 from benchmark import grafana, model, run, server, tsdb
 from benchmark.model import DAY_MS, HOUR_MS, Shape, Timeline

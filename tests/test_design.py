@@ -72,7 +72,7 @@ def test_rendering_loads_no_pulumi_package():
 # --------------------------------------------------------------------------
 # The import graph of the project's own modules.
 # --------------------------------------------------------------------------
-PACKAGES = ("alerting", "components", "changes", "gameday", "silences", "tools")
+PACKAGES = ("alerting", "benchmark", "components", "changes", "gameday", "silences", "tools")
 # Lowest first; a module may import only from its own layer or below.
 LAYERS = (
     ("semantics", ("alerting",)),
@@ -84,7 +84,7 @@ LAYERS = (
     ("composition", ("__main__",)),
 )
 # Tools around the program: they read what the program renders, never its Pulumi layers.
-TOOLING = ("tools", "changes", "gameday", "silences")
+TOOLING = ("tools", "benchmark", "changes", "gameday", "silences")
 TOOLING_MAY_IMPORT = ("semantics", "settings", "renderers", "rendering")
 
 
