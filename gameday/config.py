@@ -3,8 +3,10 @@
 `python -m components.render STACK OUTDIR` writes exactly what the stack
 deploys. The game day changes only where things are: scrape targets, the
 Alertmanager addresses Prometheus sends to, receiver URLs, the smarthost,
-secret files and file paths. Rules, routes, inhibitions, intervals and
-templates are used as rendered, so what passes here is what is deployed.
+secret files and file paths, and which CA the e-mail receiver trusts (the
+SMTP stand-in's, made for the run: STARTTLS is used as rendered). Rules,
+routes, inhibitions, intervals and templates are used as rendered, so what
+passes here is what is deployed.
 """
 from __future__ import annotations
 
@@ -112,6 +114,7 @@ class LocalReceivers:
     slack_url: str
     watchdog_url: str
     smarthost: str
+    smtp_ca_file: Optional[str] = None    # the CA the SMTP stand-in's certificate chains to
 
 
 SECRET_VALUES_FOR = {
@@ -148,9 +151,6 @@ def local_alertmanager_config(text: str, receivers: LocalReceivers, templates_di
         glob["slack_api_url"] = receivers.slack_url
     if "smtp_smarthost" in glob or _uses(config, "email_configs"):
         glob["smtp_smarthost"] = receivers.smarthost
-        if glob.get("smtp_require_tls", True):
-            changes.append("SMTP without STARTTLS (the SMTP stand-in has no certificate)")
-        glob["smtp_require_tls"] = False
     for receiver in config.get("receivers", []):
         for pd in receiver.get("pagerduty_configs", []) or []:
             pd["url"] = receivers.pagerduty_url
@@ -165,18 +165,15 @@ def local_alertmanager_config(text: str, receivers: LocalReceivers, templates_di
         for mail in receiver.get("email_configs", []) or []:
             if "smarthost" in mail:
                 mail["smarthost"] = receivers.smarthost
-            if mail.get("require_tls"):
-                changes.append("SMTP without STARTTLS (the SMTP stand-in has no certificate)")
-            mail["require_tls"] = False
             if "auth_password_file" in mail:
                 mail["auth_password_file"] = local(mail["auth_password_file"])
+            if mail.get("require_tls", glob.get("smtp_require_tls", True)):
+                changes.extend(_trust_stand_in(mail, glob, receivers))
         for hook in receiver.get("webhook_configs", []) or []:
             if "url_file" in hook:
-                # Debian's Alertmanager 0.25 has no webhook url_file (0.26+);
-                # the URL the secret file would hold is written inline instead.
-                del hook["url_file"]
-                changes.append("webhook url_file given inline as url (Alertmanager 0.25 has no url_file)")
-            hook["url"] = receivers.watchdog_url
+                hook["url_file"] = local(hook["url_file"])
+            else:
+                hook["url"] = receivers.watchdog_url
         for key in receiver:
             if key.endswith("_configs") and key not in ("pagerduty_configs", "slack_configs",
                                                         "email_configs", "webhook_configs"):
@@ -184,8 +181,31 @@ def local_alertmanager_config(text: str, receivers: LocalReceivers, templates_di
     return config, sorted(set(changes))
 
 
+def _trust_stand_in(mail: dict, glob: dict, receivers: LocalReceivers) -> list[str]:
+    """STARTTLS as rendered, verified against the stand-in's CA: the one change TLS needs here."""
+    if not receivers.smtp_ca_file:
+        raise GamedayError("the e-mail receiver requires STARTTLS, and the SMTP stand-in was given no certificate")
+    tls = dict(mail.get("tls_config") or glob.get("smtp_tls_config") or {})
+    tls["ca_file"] = receivers.smtp_ca_file
+    changes = ["e-mail tls_config.ca_file: the SMTP stand-in's throwaway CA"]
+    host = receivers.smarthost.rsplit(":", 1)[0]
+    if tls.get("server_name") and tls["server_name"] != host:
+        # The deployed relay's name; the stand-in's certificate names 127.0.0.1.
+        tls["server_name"] = host
+        changes.append(f"e-mail tls_config.server_name: {host}, the name on the stand-in's certificate")
+    mail["tls_config"] = tls
+    return changes
+
+
 def _uses(config: dict, kind: str) -> bool:
     return any(receiver.get(kind) for receiver in config.get("receivers", []))
+
+
+def smtp_requires_tls(config: dict) -> bool:
+    """Does any e-mail receiver require STARTTLS (Alertmanager's default when unset)?"""
+    default = (config.get("global") or {}).get("smtp_require_tls", True)
+    return any(mail.get("require_tls", default)
+               for receiver in config.get("receivers", []) for mail in receiver.get("email_configs") or [])
 
 
 def receiver_kinds(config: dict) -> dict[str, set[str]]:

@@ -22,7 +22,8 @@ from gameday import celery_app
 from gameday.backend import SimulatedBackend
 from gameday.celery_side import DEFAULT_EXPORTER_VENV, CelerySide, ensure_exporter_venv
 from gameday.config import (LocalReceivers, LocalTargets, alert_rules, local_alertmanager_config,
-                            local_prometheus_config, prometheus_intervals, receiver_kinds, render, write_yaml)
+                            local_prometheus_config, prometheus_intervals, receiver_kinds, render,
+                            smtp_requires_tls, write_yaml)
 from gameday.panels import check_dashboards
 from gameday.plan import TOLERANCE, Slot, Timing, schedule
 from gameday.procs import GamedayError, Supervisor
@@ -141,7 +142,9 @@ class GameDay:
         o = self.o
         names = set(self.rules)
         self.recorder = Recorder(names)
-        self.standins = StandIns(self.recorder).start()
+        self.smtp_requires_tls = smtp_requires_tls(self.am_config_rendered)
+        self.standins = StandIns(self.recorder, self.workdir / "tls",
+                                 require_starttls=self.smtp_requires_tls).start()
         for slot in self.slots:
             if slot.scenario.backend:
                 backend = SimulatedBackend(slot.scenario.name, seed=len(self.backends))
@@ -159,7 +162,8 @@ class GameDay:
         self.celery.start(workers=1)
 
         local_receivers = LocalReceivers(self.standins.url("pagerduty"), self.standins.url("slack"),
-                                         self.standins.url("watchdog"), self.standins.smarthost)
+                                         self.standins.url("watchdog"), self.standins.smarthost,
+                                         smtp_ca_file=str(self.standins.certificate.ca_file))
         am_config, changes = local_alertmanager_config(
             (self.rendered / "alertmanager/alertmanager.yml").read_text(), local_receivers,
             self.rendered / "alertmanager/templates", self.workdir / "alertmanager-secrets")

@@ -162,6 +162,11 @@ def judge(day: "GameDay") -> None:
     heartbeats = [n for n in notes if n.kind == "watchdog" and "Watchdog" in n.alertnames]
     result.add("Watchdog heartbeat reaches its receiver", bool(heartbeats), f"{len(heartbeats)} heartbeats")
     result.add("stand-ins accepted every request", not day.recorder.rejected, "; ".join(day.recorder.rejected[:5]))
+    mails = [n for n in notes if n.kind == "email"]
+    if day.smtp_requires_tls and mails:
+        over_tls = sum(bool(n.detail.get("tls")) for n in mails)
+        result.add("e-mail went over STARTTLS, the relay's certificate verified", over_tls == len(mails),
+                   f"{over_tls} of {len(mails)} e-mails over TLS")
     if len(day.alertmanagers) > 1:
         result.add(f"each notification exactly once ({len(day.prometheus)} Prometheus, "
                    f"{len(day.alertmanagers)} Alertmanagers, one killed mid-run)",

@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import smtplib
+import ssl
 import subprocess
 import sys
 import time
@@ -134,7 +135,7 @@ def test_scenarios_that_share_a_global_alert_do_not_overlap(timing):
 def test_local_alertmanager_config_keeps_routes_inhibitions_and_templates(rendered, tmp_path):
     deployed = yaml.safe_load((rendered / "alertmanager/alertmanager.yml").read_text())
     receivers = LocalReceivers("http://127.0.0.1:1/v2/enqueue", "http://127.0.0.1:2/slack",
-                               "http://127.0.0.1:3/hook", "127.0.0.1:4")
+                               "http://127.0.0.1:3/hook", "127.0.0.1:4", smtp_ca_file=str(tmp_path / "ca.pem"))
     local, changes = local_alertmanager_config((rendered / "alertmanager/alertmanager.yml").read_text(),
                                                receivers, tmp_path / "templates", tmp_path / "secrets")
     assert local["route"] == deployed["route"]
@@ -148,10 +149,40 @@ def test_local_alertmanager_config_keeps_routes_inhibitions_and_templates(render
     assert all(isinstance(c, str) for c in changes)
 
 
+def test_local_alertmanager_config_changes_receivers_only_in_where_they_point(rendered, tmp_path):
+    deployed = yaml.safe_load((rendered / "alertmanager/alertmanager.yml").read_text())
+    receivers = LocalReceivers("http://127.0.0.1:1/v2/enqueue", "http://127.0.0.1:2/slack",
+                               "http://127.0.0.1:3/hook", "127.0.0.1:4", smtp_ca_file=str(tmp_path / "ca.pem"))
+    local, changes = local_alertmanager_config((rendered / "alertmanager/alertmanager.yml").read_text(),
+                                               receivers, tmp_path / "templates", tmp_path / "secrets")
+    by_name = {r["name"]: r for r in local["receivers"]}
+    deployed_by_name = {r["name"]: r for r in deployed["receivers"]}
+    # The heartbeat's URL is read from its secret file, as deployed.
+    [hook] = by_name["watchdog"]["webhook_configs"]
+    assert "url" not in hook
+    assert Path(hook["url_file"]).read_text() == receivers.watchdog_url
+    # STARTTLS as rendered; the only addition is the CA the stand-in's certificate chains to.
+    [mail] = by_name["email"]["email_configs"]
+    [deployed_mail] = deployed_by_name["email"]["email_configs"]
+    assert mail["require_tls"] is deployed_mail["require_tls"] is True
+    assert mail["tls_config"] == {"ca_file": receivers.smtp_ca_file}
+    assert {k: v for k, v in mail.items() if k not in ("smarthost", "auth_password_file", "tls_config")} == \
+           {k: v for k, v in deployed_mail.items() if k not in ("smarthost", "auth_password_file")}
+    assert changes == ["e-mail tls_config.ca_file: the SMTP stand-in's throwaway CA"]
+
+
+def test_an_email_receiver_requiring_tls_needs_the_stand_ins_ca(rendered, tmp_path):
+    receivers = LocalReceivers("http://127.0.0.1:1/v2/enqueue", "http://127.0.0.1:2/slack",
+                               "http://127.0.0.1:3/hook", "127.0.0.1:4")
+    with pytest.raises(GamedayError, match="STARTTLS"):
+        local_alertmanager_config((rendered / "alertmanager/alertmanager.yml").read_text(), receivers,
+                                  tmp_path / "templates", tmp_path / "secrets")
+
+
 def test_local_alertmanager_config_passes_amtool(rendered, tmp_path):
     amtool = r.tool("amtool")
     receivers = LocalReceivers("http://127.0.0.1:1/v2/enqueue", "http://127.0.0.1:2/slack",
-                               "http://127.0.0.1:3/hook", "127.0.0.1:4")
+                               "http://127.0.0.1:3/hook", "127.0.0.1:4", smtp_ca_file=str(tmp_path / "ca.pem"))
     local, _ = local_alertmanager_config((rendered / "alertmanager/alertmanager.yml").read_text(), receivers,
                                          rendered / "alertmanager/templates", tmp_path / "secrets")
     path = tmp_path / "alertmanager.yml"
@@ -163,7 +194,7 @@ def test_local_alertmanager_config_passes_amtool(rendered, tmp_path):
 def test_route_walk_agrees_with_amtool(rendered, tmp_path, timing):
     amtool = r.tool("amtool")
     receivers = LocalReceivers("http://127.0.0.1:1/v2/enqueue", "http://127.0.0.1:2/slack",
-                               "http://127.0.0.1:3/hook", "127.0.0.1:4")
+                               "http://127.0.0.1:3/hook", "127.0.0.1:4", smtp_ca_file=str(tmp_path / "ca.pem"))
     local, _ = local_alertmanager_config((rendered / "alertmanager/alertmanager.yml").read_text(), receivers,
                                          rendered / "alertmanager/templates", tmp_path / "secrets")
     path = tmp_path / "alertmanager.yml"
@@ -278,9 +309,9 @@ def test_tasks_are_named_and_routed_as_the_application_routes_them():
 
 # -- the stand-ins speak the receivers' protocols ---------------------------------------
 @pytest.fixture()
-def standins():
+def standins(tmp_path):
     recorder = Recorder(["CriticalUtilization", "HighUtilization"])
-    started = StandIns(recorder).start()
+    started = StandIns(recorder, tmp_path / "tls").start()
     yield started
     started.stop()
 
@@ -306,20 +337,47 @@ def test_slack_stand_in_answers_ok_and_reads_status(standins):
     assert note.status == "resolved" and note.alertnames == {"HighUtilization"}
 
 
-def test_smtp_stand_in_accepts_authenticated_mail(standins):
+def _alert_mail() -> EmailMessage:
     mail = EmailMessage()
     mail["Subject"] = "[FIRING:1] HighUtilization"
     mail["From"] = "am@hospital.example"
     mail["To"] = "oncall@hospital.example"
     mail.set_content("HighUtilization on backend")
+    return mail
+
+
+def test_smtp_stand_in_accepts_authenticated_mail_after_starttls_verified_by_the_runs_ca(standins):
+    host, port = standins.smarthost.split(":")
+    trusting = ssl.create_default_context(cafile=str(standins.certificate.ca_file))
+    with smtplib.SMTP(host, int(port), timeout=5) as client:
+        client.ehlo()
+        client.starttls(context=trusting)   # verifies the chain and the name 127.0.0.1
+        client.ehlo()
+        client.login("am@hospital.example", "secret")
+        client.send_message(_alert_mail())
+    [note] = standins.recorder.snapshot()
+    assert note.kind == "email" and note.alertnames == {"HighUtilization"} and note.detail["tls"] is True
+    assert standins.smtp_handler.logins == ["am@hospital.example"]
+
+
+def test_smtp_stand_in_refuses_login_and_mail_before_starttls(standins):
     host, port = standins.smarthost.split(":")
     with smtplib.SMTP(host, int(port), timeout=5) as client:
         client.ehlo()
-        client.login("am@hospital.example", "secret")
-        client.send_message(mail)
-    [note] = standins.recorder.snapshot()
-    assert note.kind == "email" and note.alertnames == {"HighUtilization"}
-    assert standins.smtp_handler.logins == ["am@hospital.example"]
+        assert client.has_extn("starttls")
+        with pytest.raises(smtplib.SMTPException):
+            client.login("am@hospital.example", "secret")
+        with pytest.raises(smtplib.SMTPException):
+            client.send_message(_alert_mail())
+    assert standins.recorder.snapshot() == [] and standins.smtp_handler.logins == []
+
+
+def test_the_smtp_certificate_is_trusted_only_through_the_runs_ca(standins):
+    host, port = standins.smarthost.split(":")
+    with smtplib.SMTP(host, int(port), timeout=5) as client:
+        client.ehlo()
+        with pytest.raises(ssl.SSLCertVerificationError):
+            client.starttls(context=ssl.create_default_context())
 
 
 def test_names_match_whole_words_only():
