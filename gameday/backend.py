@@ -80,6 +80,19 @@ HEALTHY_GAUGES: tuple[tuple[str, Mapping[str, str], float], ...] = (
 )
 
 
+# What an application that has served for weeks has counted: a few ACGME
+# violations and a few forged tokens, each long since handled. The series
+# exist before any Prometheus of the game day starts, as they do when a
+# Prometheus replica comes back with an empty data directory or after a long
+# scrape outage; no alert may take them for new events.
+HISTORY: tuple[tuple[str, Mapping[str, str], float], ...] = (
+    ("schedule_violations_total", {"violation_type": "1_in_7"}, 3),
+    ("schedule_violations_total", {"violation_type": "supervision_ratio"}, 1),
+    ("auth_verification_failures_total", {"reason": "invalid_signature"}, 2),
+    ("auth_tokens_blacklisted_total", {"reason": "revoked"}, 14),
+)
+
+
 class SimulatedBackend:
     """One backend process's metrics, served at http://127.0.0.1:PORT/metrics."""
 
@@ -103,6 +116,11 @@ class SimulatedBackend:
             {"version": "1.0.0", "framework": "gameday", "components": "utilization,defense,contingency"})
         for metric, labels, value in HEALTHY_GAUGES:
             self.set(metric, labels, value)
+
+    def record_history(self) -> None:
+        """Counters as an application that has run for weeks has them (HISTORY)."""
+        for metric, labels, amount in HISTORY:
+            self.inc(metric, labels, amount)
 
     @property
     def target(self) -> str:

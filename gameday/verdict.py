@@ -1,10 +1,12 @@
 """What the game day proves: expectations per scenario, timelines, latencies, the summary lines."""
 from __future__ import annotations
 
+import json
 import statistics
 from typing import TYPE_CHECKING, Optional
 
 from gameday.config import receiver_kinds
+from gameday.observations import ALERTMANAGER_DISRUPTIONS, REPLACED, Disruption
 from gameday.plan import TOLERANCE
 from gameday.scenarios import RECEIVERS
 from gameday.standins import Notification
@@ -24,12 +26,80 @@ def _clock(seconds: float) -> str:
     return f"{sign}{int(seconds // 60)}m{seconds % 60:04.1f}s"
 
 
+def disruption_periods(disruptions: list[Disruption], end: float) -> list[tuple[Disruption, float, float]]:
+    """Each disruption with the time it answers for: from its start until the next one of its kind starts.
+
+    A replica that came back flushes its groups at other moments than its
+    peers for as long as those groups live, so a duplicate belongs to the
+    latest disruption before it rather than to a fixed window.
+    """
+    ordered = sorted(disruptions, key=lambda d: d.started)
+    return [(d, d.started, ordered[i + 1].started if i + 1 < len(ordered) else end) for i, d in enumerate(ordered)]
+
+
+def judge_disruptions(day: "GameDay", notes: list[Notification], unexpected: list[tuple[Notification, str]],
+                      duplicates: list[tuple[float, str]]) -> None:
+    """Each disruption production sees every week: nothing beyond the expected, each notification once."""
+    result = day.result
+    end = day.t_end
+    spoken = [n for n in notes if not (n.kind == "watchdog" and n.alertnames == {"Watchdog"})]
+    alertmanager = [d for d in day.disruptions if d.kind in ALERTMANAGER_DISRUPTIONS]
+    for disruption, start, until in disruption_periods(alertmanager, end):
+        if disruption.ended is None:
+            result.add(f"{disruption.kind}: completed", False, f"{disruption.what}: never back")
+            continue
+        during = [n for n in spoken if start <= n.arrived < until]
+        twice = [what for when, what in duplicates if start <= when < until]
+        extra = [what for note, what in unexpected if start <= note.arrived < until]
+        result.add(f"{disruption.kind}: each notification exactly once, nothing unexpected",
+                   not twice and not extra,
+                   f"{disruption.what}; {len(during)} notifications from {_clock(start - day.t0)} to "
+                   f"{_clock(until - day.t0)}, {len(twice)} duplicated, {len(extra)} unexpected"
+                   + "".join(f"; {problem}" for problem in twice + extra))
+        result.exactly_once[disruption.kind] = (len(during), len(twice))
+    for disruption in [d for d in day.disruptions if d.kind == REPLACED]:
+        after = [(note, what) for note, what in unexpected if note.arrived >= disruption.started]
+        extra = [what for _, what in after]
+        pages = [note for note, _ in after if note.kind == "pagerduty" and note.status == "firing"]
+        result.add(f"{disruption.kind}: no page, nothing unexpected", disruption.ended is not None and not extra,
+                   f"{disruption.what} at {_clock(disruption.started - day.t0)}; "
+                   f"{len(pages)} unexpected pages, {len(extra)} unexpected notifications until the end"
+                   + "".join(f"; {what}" for what in extra[:10]))
+
+
+def judge_long_running(day: "GameDay") -> None:
+    """The long-running backend has old counters and no problem: no alert about it may fire,
+    on a fresh Prometheus, on a replaced one or after a scrape outage, except what a scenario
+    acting on it expects (its target down)."""
+    if day.long_running is None:
+        return
+    expected = {(e.alert, slot) for slot in day.slots if day.backends.get(slot.scenario.name) is day.long_running
+                for e in slot.scenario.expect}
+    false = []
+    for (replica, labels_json), first_seen in sorted(day.long_running_alerts.items(), key=lambda kv: kv[1]):
+        labels = json.loads(labels_json)
+        name = labels["alertname"]
+        if any(alert == name and day.t0 + slot.start <= first_seen <= day.t0 + slot.end for alert, slot in expected):
+            continue
+        # The labels that tell its series apart (violation_type, reason...).
+        static = set(day.timing.rules[name].labels) if name in day.timing.rules else set()
+        series = {k: v for k, v in labels.items()
+                  if k not in static | {"alertname", "instance", "job", "env", "replica"}}
+        which = "{" + ", ".join(f"{k}={v}" for k, v in sorted(series.items())) + "}" if series else ""
+        false.append(f"{name}{which} firing on {replica} from {_clock(first_seen - day.t0)}")
+    result = day.result
+    result.add("the long-running backend's old counters raise no alert (fresh start, restart, replacement, "
+               "scrape outage)", not false, "; ".join(false[:10]) or
+               f"no alert about {day.long_running.target} beyond what its scenarios expect")
+
+
 def judge(day: "GameDay") -> None:
     result = day.result
     notes = day.recorder.snapshot()
     kinds = receiver_kinds(day.am_config)
     expected_by_time: list[tuple[float, float, set[str]]] = []
-    exactly_once_problems: list[str] = []
+    # (when the second copy arrived, what was duplicated)
+    exactly_once_problems: list[tuple[float, str]] = []
     skipped: list[str] = []
 
     for slot in sorted(day.slots, key=lambda s: s.start):
@@ -112,8 +182,8 @@ def judge(day: "GameDay") -> None:
                            f"after {_clock(latency)}, bound {_clock(bound)} (ratio {ratio:.2f})")
                 repeat = max(r.repeat_interval for r in day.timing.routes(expectation.alert, labels))
                 if len(firing) > 1 and firing[-1].arrived - first.arrived < repeat:
-                    exactly_once_problems.append(f"{label} reached {receiver} {len(firing)} times "
-                                                 f"(at {_arrivals(firing, day.t0)})")
+                    exactly_once_problems.append((firing[1].arrived, f"{label} reached {receiver} {len(firing)} "
+                                                  f"times (at {_arrivals(firing, day.t0)})"))
                 if expectation.resolved_after and expectation.alert not in slot.awaited:
                     skipped.append(f"{label} resolution at {receiver}: bound "
                                    f"{_clock(day.timing.resolve_bound(expectation, labels))} exceeds the --quick budget")
@@ -141,8 +211,9 @@ def judge(day: "GameDay") -> None:
                     result.add(f"{label} resolved at {receiver}", took <= limit * TOLERANCE,
                                f"after {_clock(took)}, bound {_clock(limit)}")
                     if len(resolved) > 1:
-                        exactly_once_problems.append(f"{label} resolution reached {receiver} {len(resolved)} "
-                                                     f"times (at {_arrivals(resolved, day.t0)})")
+                        exactly_once_problems.append((resolved[1].arrived, f"{label} resolution reached "
+                                                      f"{receiver} {len(resolved)} times "
+                                                      f"(at {_arrivals(resolved, day.t0)})"))
         for when, what in sorted(timeline):
             day.say(f"   {_clock(when - start):>10}  {what}")
 
@@ -157,8 +228,8 @@ def judge(day: "GameDay") -> None:
                                 or [set()]))
         if not note.alertnames or not note.alertnames <= allowed | ({"Watchdog"} if note.kind == "watchdog" else set()):
             what = ", ".join(sorted(note.alertnames)) or "no known alert name: " + note.text[:160]
-            unexpected.append(f"{_clock(note.arrived - day.t0)} {note.kind} {note.status}: {what}")
-    result.add("no unexpected notification", not unexpected, "; ".join(unexpected[:10]) or "none")
+            unexpected.append((note, f"{_clock(note.arrived - day.t0)} {note.kind} {note.status}: {what}"))
+    result.add("no unexpected notification", not unexpected, "; ".join(u for _, u in unexpected[:10]) or "none")
     heartbeats = [n for n in notes if n.kind == "watchdog" and "Watchdog" in n.alertnames]
     result.add("Watchdog heartbeat reaches its receiver", bool(heartbeats), f"{len(heartbeats)} heartbeats")
     result.add("stand-ins accepted every request", not day.recorder.rejected, "; ".join(day.recorder.rejected[:5]))
@@ -169,8 +240,10 @@ def judge(day: "GameDay") -> None:
                    f"{over_tls} of {len(mails)} e-mails over TLS")
     if len(day.alertmanagers) > 1:
         result.add(f"each notification exactly once ({len(day.prometheus)} Prometheus, "
-                   f"{len(day.alertmanagers)} Alertmanagers, one killed mid-run)",
-                   not exactly_once_problems, "; ".join(exactly_once_problems) or "no duplicates")
+                   f"{len(day.alertmanagers)} Alertmanagers)",
+                   not exactly_once_problems, "; ".join(p for _, p in exactly_once_problems) or "no duplicates")
+    judge_disruptions(day, notes, unexpected, exactly_once_problems)
+    judge_long_running(day)
 
     # The report.
     day.say("\n== alert latency (condition true -> notification arrived; bound = scrape + evaluation + for + "
@@ -194,3 +267,5 @@ def judge(day: "GameDay") -> None:
         day.say(f"alert latency ratio: median {statistics.median(result.ratios):.2f}, max {max(result.ratios):.2f}")
     else:
         day.say("alert latency ratio: no notification arrived")
+    for kind, (count, duplicated) in result.exactly_once.items():
+        day.say(f"exactly once, {kind}: {count} notifications, {duplicated} duplicated")

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import smtplib
 import ssl
 import subprocess
 import sys
+import threading
 import time
 from email.message import EmailMessage
 from pathlib import Path
@@ -27,10 +29,12 @@ from gameday.config import (LocalReceivers, LocalTargets, alert_rules, local_ale
                             local_prometheus_config, prometheus_intervals, receiver_kinds, render, routes_for)
 from gameday.plan import QUICK_MAX_FOR, Timing, schedule
 from gameday.procs import GamedayError, Supervisor, require_binary
-from gameday.run import judge_restored
-from gameday.scenarios import load_all
+from gameday.observations import KILLED, ROLLED, Disruption
+from gameday.run import KILLED_AWAY, MIN_READY_SECONDS, ROLL_AWAY, ROLL_START, Planned, judge_restored
+from gameday.scenarios import LONG_RUNNING_BACKEND, OWN_BACKEND, load, load_all
 from gameday.servers import AlertmanagerReplica
 from gameday.standins import Recorder, StandIns
+from gameday.verdict import disruption_periods
 from tests.support import rules as r
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -118,7 +122,42 @@ def test_the_full_set_covers_the_issues_incidents():
     names = {s.name for s in load_all()}
     assert {"utilization", "defense_level", "contingency", "coverage", "faculty", "load_shedding_level4",
             "acgme_violation", "failing_tasks", "workers_stopped", "queue_backlog", "backend_down",
-            "forged_tokens"} <= names
+            "forged_tokens", "scrape_outage"} <= names
+
+
+def test_the_scrape_outage_outlasts_the_counter_alerts_look_back_on_the_long_running_backend(timing):
+    outage = next(s for s in load_all() if s.name == "scrape_outage")
+    assert outage.backend == LONG_RUNNING_BACKEND and outage.exclusive
+    gap = outage.step("restored").at - outage.step("cut").at
+    # Longer than the 10m look-back plus the 5m staleness window of `offset 10m`:
+    # every old counter series has no sample at the offset when scraping resumes.
+    assert gap >= 15 * 60
+    assert [e.alert for e in outage.expect] == ["PrometheusTargetDown"]
+    slots = schedule(load_all(), timing, quick=True)
+    assert "scrape_outage" not in {slot.scenario.name for slot in slots}
+
+
+def test_exclusive_scenarios_raising_the_same_alert_run_one_after_the_other(timing):
+    slots = {slot.scenario.name: slot for slot in schedule(load_all(), timing, quick=False)}
+    down, outage = slots["backend_down"], slots["scrape_outage"]
+    first, second = sorted((down, outage), key=lambda slot: slot.start)
+    assert second.start >= first.end, "the second target-down page would join the first one's group"
+
+
+def test_a_scenario_backend_is_its_own_or_the_long_running_one(tmp_path):
+    scenario = tmp_path / "outage.yml"
+    body = ("backend: {backend}\nsteps:\n  - {{at: 0s, name: cut, scrape: {action}}}\n"
+            "expect:\n  - {{alert: PrometheusTargetDown, from: cut, notify: [pagerduty]}}\n")
+    scenario.write_text(body.format(backend="long-running", action="cut"))
+    assert load(scenario).backend == LONG_RUNNING_BACKEND
+    scenario.write_text(body.format(backend="true", action="cut"))
+    assert load(scenario).backend == OWN_BACKEND
+    scenario.write_text(body.format(backend="elsewhere", action="cut"))
+    with pytest.raises(GamedayError, match="backend"):
+        load(scenario)
+    scenario.write_text(body.format(backend="true", action="off"))
+    with pytest.raises(GamedayError, match="cut"):
+        load(scenario)
 
 
 def test_scenarios_that_share_a_global_alert_do_not_overlap(timing):
@@ -294,6 +333,20 @@ def test_backend_down_refuses_connections_and_comes_back_on_the_same_port():
         backend.stop()
 
 
+def test_the_long_running_backend_has_old_violation_and_forged_token_counters():
+    backend = SimulatedBackend("long-running")
+    backend.record_history()
+    backend.start()
+    try:
+        text = requests.get(f"http://{backend.target}/metrics", timeout=5).text
+    finally:
+        backend.stop()
+    violations = re.findall(r'^schedule_violations_total\{violation_type="[^"]+"\} (\S+)$', text, re.M)
+    forged = re.findall(r'^auth_verification_failures_total\{reason="invalid_signature"\} (\S+)$', text, re.M)
+    assert violations and all(float(v) >= 1 for v in violations)
+    assert forged and float(forged[0]) >= 1
+
+
 def test_backend_rejects_labels_the_application_does_not_use():
     backend = SimulatedBackend("labels")
     with pytest.raises(KeyError, match="labels"):
@@ -450,3 +503,35 @@ def test_an_alert_gone_after_a_restart_is_lost_unless_it_cleared_everywhere():
     before = [_alert("A", "firing", "2026-11-26T10:00:00Z")]
     assert judge_restored(before, [], before) == (["A gone"], 0, 0)
     assert judge_restored(before, [], []) == ([], 0, 1)
+
+
+# -- disruptions beside the scenarios ------------------------------------------------------
+def _finished_thread() -> threading.Thread:
+    thread = threading.Thread(target=lambda: None)
+    thread.start()
+    thread.join()
+    return thread
+
+
+def test_a_planned_disruption_waits_for_its_time_its_condition_and_its_predecessor():
+    first = Planned(lambda: None, 10.0)
+    second = Planned(lambda: None, 5.0, when=lambda elapsed: elapsed > 20, after=(first,))
+    assert not first.due(9.0) and first.due(10.0)
+    assert not second.due(30.0), "its predecessor has not run"
+    first.thread = _finished_thread()
+    assert first.done and not first.due(60.0)
+    assert not second.due(15.0) and second.due(30.0)
+
+
+def test_the_quick_run_has_room_for_the_rollout_and_then_the_kill(timing):
+    end = max(slot.end for slot in schedule(load_all(), timing, quick=True))
+    alertmanagers = 3
+    # Starting a replica takes a few seconds; allow ten.
+    rolled = max(ROLL_START, 0.1 * end) + alertmanagers * (ROLL_AWAY + 10 + MIN_READY_SECONDS)
+    assert max(rolled, 0.35 * end) + KILLED_AWAY < end
+
+
+def test_a_duplicate_belongs_to_the_latest_alertmanager_disruption_before_it():
+    roll = Disruption(ROLLED, "rolling", 100.0, 400.0)
+    kill = Disruption(KILLED, "killed", 450.0, 600.0)
+    assert disruption_periods([kill, roll], 900.0) == [(roll, 100.0, 450.0), (kill, 450.0, 900.0)]
