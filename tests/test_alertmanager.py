@@ -15,7 +15,8 @@ import yaml
 
 from components import constants as c
 from components.renderers.alertmanager import (TIMING, alert_tick_seconds, peer_timeout_margin, peer_timeout_seconds,
-                                               render_alertmanager_config, render_templates)
+                                               render_alertmanager_command, render_alertmanager_config,
+                                               render_templates)
 from components.renderers.rules import render_rule_files
 from components.settings import duration_seconds, parse
 from tests.support import rules as r
@@ -276,3 +277,12 @@ def test_any_replica_count_gets_a_peer_timeout_with_room(replicas):
 
 def test_a_lone_alertmanager_has_no_peer_timeout():
     assert peer_timeout_seconds(1, 30, GROUP_WAITS) is None
+
+
+def test_a_restarted_alertmanager_flushes_on_the_evaluation_grid():
+    # The peer timeout assumes a restarted replica flushes an old group as its
+    # alerts arrive; a dispatch start delay would flush all of them together
+    # at an arbitrary moment instead.
+    args = render_alertmanager_command(PROD, render_rule_files(PROD), replicas=3).args
+    assert "--cluster.peer-timeout=17s" in args
+    assert not any(arg.startswith("--dispatch.start-delay") for arg in args)

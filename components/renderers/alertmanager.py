@@ -190,17 +190,53 @@ LONGEST_PEER_TIMEOUT = 30
 def peer_timeout_seconds(replicas: int, tick: float, group_waits: Iterable[float]) -> Optional[int]:
     """The --cluster.peer-timeout (whole seconds) for `replicas` clustered Alertmanagers.
 
-    The replica at position k of the cluster sends a notification only after
-    waiting k x peer-timeout and finding that no peer has logged it. The
-    replicas flush a group at moments that differ by whole evaluation ticks
-    of the rules (`tick`), shifted by the route's group_wait when one replica
-    received the alert fresh and another only later (a restarted replica
-    flushes a group it learns late at once). If k x peer-timeout equals such a
-    shift, two replicas look at the notification log at the same instant and
-    both send. Alertmanager's default of 15 s does exactly that for three
-    replicas and 30 s ticks. The chosen value keeps every k x peer-timeout
-    as far as possible from every shift; of equally good values, the shortest.
-    None for a single Alertmanager, which has no peers to wait for.
+    How a cluster sends once (Alertmanager 0.35.0: notify/notify.go,
+    notify/cluster_stages.go, notify/dedup_stage.go, app/cluster.go): every
+    replica flushes every alert group itself. Before sending, the replica at
+    position k (its rank among the peer names; a restarted replica takes a
+    new name, which sorts last) waits k x peer-timeout, then reads the
+    gossiped notification log and sends only what no peer has logged. Two
+    replicas send the same notification when they read the log within the
+    time one send takes to reach the other's log: the receiver's answer plus
+    the gossip.
+
+    When replicas flush (dispatch/dispatch.go): a group flushes group_wait
+    after its first alert, then every group_interval. Prometheus sends alerts
+    right after an evaluation, so the flushes fall on the grid of evaluation
+    ticks (`tick`: the rule intervals and group intervals are whole multiples
+    of it) shifted by group_wait. A restarted replica (a lost node, a
+    StatefulSet rollout) receives the firing alerts again at the next
+    evaluations and flushes a group of old alerts at once, without
+    group_wait. Since 0.30 that happens only when the group is created (the
+    `hasFlushed` reset on later inserts is gone), which still puts it on the
+    grid. 0.33's alert markers per aggregation group (silenced and inhibited
+    state kept per group) move no flush and write nothing to the log. So two
+    replicas flush a group whole ticks apart, plus 0 or +-group_wait.
+    `--dispatch.start-delay` (0.30) must stay unset: it holds every group of
+    a restarted replica until start + delay and flushes them together at that
+    moment, off the grid, where no timeout keeps the replicas apart.
+
+    A duplicate therefore needs k x peer-timeout to equal a shift modulo the
+    tick. Alertmanager's default of 15 s fails with three replicas and 30 s
+    ticks: 2 x 15 s is one tick, so after a restart the third replica reads
+    the log at the instant the first one sends. Measured on the 0.35.0
+    binaries (3 clustered replicas with debug logs, one killed and restarted
+    on its data directory, its groups rebuilt at offsets over a whole 5m
+    group_interval in 0.25 s steps, in 0.1 s steps near the predicted
+    collisions): duplicates came only where the restarted replica read the
+    log from 0.15 s before to 2 s after the first one (the first one's entry
+    took up to 2 s to arrive when it had just logged a hundred groups at
+    once), and from 1.9 s before to 2.6 s after when the receiver took 2 s
+    to answer: a 3 s margin holds. With 15 s that is at offset 270 s,
+    a whole number of ticks, which a restart gives every Slack and e-mail
+    group (duplicated when measured); with 17 s at 266 s, which no restart
+    gives (no duplicate at any offset a restart gives, multiples of 10 s).
+
+    The chosen value keeps every k x peer-timeout farthest from every shift;
+    of equally good values, the shortest (it delays only the backup
+    replicas). 17 s for three replicas and 30 s ticks: 17 s is 3 s from the
+    20 s shift, 2 x 17 s = 34 s is 4 s from a tick. None for a single
+    Alertmanager, which has no peers to wait for.
     """
     if replicas < 2:
         return None
