@@ -4,12 +4,11 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import statistics
 import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterable, Optional
@@ -24,14 +23,15 @@ from gameday.celery_side import DEFAULT_EXPORTER_VENV, CelerySide, ensure_export
 from gameday.config import (LocalReceivers, LocalTargets, alert_rules, local_alertmanager_config,
                             local_prometheus_config, prometheus_intervals, receiver_kinds, render,
                             smtp_requires_tls, write_yaml)
-from gameday.observations import KILLED, REPLACED, ROLLED, Disruption
+from gameday.observations import KILLED, REPLACED, ROLLED, AlertSeen, Disruption, Observations, Result
 from gameday.panels import check_dashboards
 from gameday.plan import TOLERANCE, Slot, Timing, schedule
 from gameday.procs import GamedayError, Supervisor
-from gameday.scenarios import LONG_RUNNING_BACKEND, RECEIVERS, Expectation, Scenario, Step, load_all
+from gameday.scenarios import LONG_RUNNING_BACKEND, Step, load_all
 from gameday.servers import (AlertmanagerReplica, PrometheusReplica, alertmanager_binary, prometheus_binary,
                              redis_binary)
-from gameday.standins import Notification, Recorder, StandIns
+from gameday.standins import Recorder, StandIns
+from gameday.verdict import judge
 
 TICK = 15.0          # ordinary traffic: one round per scrape interval of the default stack
 POLL = 5.0           # how often the alert states are read for the timelines
@@ -61,23 +61,6 @@ class Options:
 
 
 @dataclass
-class Check:
-    name: str
-    ok: bool
-    detail: str
-
-
-@dataclass
-class AlertSeen:
-    labels: dict
-    pending: Optional[float] = None
-    firing: Optional[float] = None
-    last_seen: float = 0.0
-    gone: Optional[float] = None
-    active_at: Optional[str] = None
-
-
-@dataclass
 class Planned:
     """A disruption to start in the background once due, and whether it has run."""
     action: Callable[[], None]
@@ -93,26 +76,6 @@ class Planned:
     @property
     def done(self) -> bool:
         return self.thread is not None and not self.thread.is_alive()
-
-
-@dataclass
-class Result:
-    checks: list[Check] = field(default_factory=list)
-    latency_rows: list[tuple] = field(default_factory=list)
-    panels_with_data: int = 0
-    panels_total: int = 0
-    empty_panels: list[str] = field(default_factory=list)
-    ratios: list[float] = field(default_factory=list)
-    # disruption kind -> (notifications it answers for, duplicated among them)
-    exactly_once: dict[str, tuple[int, int]] = field(default_factory=dict)
-    wall_seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return all(check.ok for check in self.checks)
-
-    def add(self, name: str, ok: bool, detail: str = "") -> None:
-        self.checks.append(Check(name, ok, detail))
 
 
 class GameDay:
@@ -619,9 +582,21 @@ class GameDay:
                         f"silence {silence} {'present' if silence in ids else 'missing'} after the restart")
 
     # ------------------------------------------------------------------
+    def observations(self) -> Observations:
+        """What the run saw, for the verdict."""
+        return Observations(
+            t0=self.t0, t_end=self.t_end, slots=tuple(self.slots), timing=self.timing,
+            step_times=dict(self.step_times), alerts_seen=dict(self.alerts_seen),
+            notifications=tuple(self.recorder.snapshot()), rejected=tuple(self.recorder.rejected),
+            receiver_kinds=receiver_kinds(self.am_config),
+            backend_targets={name: backend.target for name, backend in self.backends.items()},
+            long_running_target=self.long_running.target if self.long_running else None,
+            long_running_alerts=dict(self.long_running_alerts), disruptions=tuple(self.disruptions),
+            prometheus_replicas=len(self.prometheus), alertmanager_replicas=len(self.alertmanagers),
+            smtp_requires_tls=self.smtp_requires_tls, config_changes=tuple(self.config_changes))
+
     def judge(self) -> None:
-        from gameday.verdict import judge
-        judge(self)
+        judge(self.observations(), self.result, self.say)
 
     def dashboards(self) -> None:
         results = check_dashboards(self.rendered / "grafana/dashboards", self.prometheus[0], self.t0 - WARMUP,

@@ -3,10 +3,10 @@ the stand-ins' protocols, the simulated backend against the metrics catalog, and
 local configuration changing endpoints only."""
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
-import shutil
 import signal
 import smtplib
 import ssl
@@ -29,12 +29,12 @@ from gameday.config import (LocalReceivers, LocalTargets, alert_rules, local_ale
                             local_prometheus_config, prometheus_intervals, receiver_kinds, render, routes_for)
 from gameday.plan import QUICK_MAX_FOR, Timing, schedule
 from gameday.procs import GamedayError, Supervisor, require_binary
-from gameday.observations import KILLED, ROLLED, Disruption
+from gameday.observations import KILLED, REPLACED, ROLLED, Disruption, Observations, Result
 from gameday.run import KILLED_AWAY, MIN_READY_SECONDS, ROLL_AWAY, ROLL_START, Planned, judge_restored
 from gameday.scenarios import LONG_RUNNING_BACKEND, OWN_BACKEND, load, load_all
 from gameday.servers import AlertmanagerReplica
-from gameday.standins import Recorder, StandIns
-from gameday.verdict import disruption_periods
+from gameday.standins import Notification, Recorder, StandIns
+from gameday.verdict import disruption_periods, judge_disruptions, judge_long_running
 from tests.support import rules as r
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -535,3 +535,75 @@ def test_a_duplicate_belongs_to_the_latest_alertmanager_disruption_before_it():
     roll = Disruption(ROLLED, "rolling", 100.0, 400.0)
     kill = Disruption(KILLED, "killed", 450.0, 600.0)
     assert disruption_periods([kill, roll], 900.0) == [(roll, 100.0, 450.0), (kill, 450.0, 900.0)]
+
+
+# -- the verdict reads a record of what the run observed ----------------------------------
+def _record(timing, **fields) -> Observations:
+    base = dict(t0=1000.0, t_end=2000.0, slots=tuple(schedule(load_all(), timing, quick=False)), timing=timing,
+                step_times={}, alerts_seen={}, notifications=(), rejected=(), receiver_kinds={},
+                backend_targets={"scrape_outage": "127.0.0.1:9001"}, long_running_target="127.0.0.1:9001",
+                long_running_alerts={}, disruptions=(), prometheus_replicas=2, alertmanager_replicas=3,
+                smtp_requires_tls=True, config_changes=())
+    base.update(fields)
+    return Observations(**base)
+
+
+def _labels(**labels) -> str:
+    return json.dumps({"instance": "127.0.0.1:9001", "job": "scheduler-backend", **labels}, sort_keys=True)
+
+
+def test_an_alert_about_the_long_running_backend_fails_unless_its_scenario_expects_it(timing):
+    record = _record(timing)
+    outage = next(slot for slot in record.slots if slot.scenario.name == "scrape_outage")
+    during = record.t0 + outage.start + 180
+    expected = {("prometheus-0", _labels(alertname="PrometheusTargetDown")): during}
+    result = Result()
+    judge_long_running(_record(timing, long_running_alerts=expected), result)
+    assert [c.ok for c in result.checks] == [True]
+    false_page = {**expected, ("prometheus-1", _labels(alertname="ACGMEViolationDetected",
+                                                       violation_type="1_in_7")): during + 300}
+    result = Result()
+    judge_long_running(_record(timing, long_running_alerts=false_page), result)
+    [check] = result.checks
+    assert not check.ok and "ACGMEViolationDetected{violation_type=1_in_7} firing on prometheus-1" in check.detail
+    # Outside its scenario's slot the target-down alert is no longer expected either.
+    late = {("prometheus-0", _labels(alertname="PrometheusTargetDown")): record.t0 + outage.end + 60}
+    result = Result()
+    judge_long_running(_record(timing, long_running_alerts=late), result)
+    assert not result.checks[0].ok
+
+
+def _note(kind: str, arrived: float, status: str, *names: str) -> Notification:
+    return Notification(kind, arrived, status, frozenset(names), " ".join(names))
+
+
+def test_each_alertmanager_disruption_answers_for_the_duplicates_until_the_next_one(timing):
+    roll = Disruption(ROLLED, "rolled", 1100.0, 1400.0)
+    kill = Disruption(KILLED, "killed", 1500.0, 1650.0)
+    notes = (_note("pagerduty", 1200.0, "firing", "CriticalUtilization"),
+             _note("pagerduty", 1210.0, "firing", "CriticalUtilization"),
+             _note("slack", 1700.0, "resolved", "LoadSheddingActive"))
+    duplicates = [(1210.0, "utilization: CriticalUtilization reached pagerduty 2 times")]
+    result = Result()
+    judge_disruptions(_record(timing, disruptions=(kill, roll), notifications=notes), result, [], duplicates)
+    by_name = {c.name.split(":")[0]: c for c in result.checks}
+    assert not by_name[ROLLED].ok and by_name[KILLED].ok
+    assert result.exactly_once == {ROLLED: (2, 1), KILLED: (1, 0)}
+
+
+def test_a_page_after_a_prometheus_comes_back_empty_fails_its_check(timing):
+    replaced = Disruption(REPLACED, "replaced", 1300.0, 1310.0)
+    page = _note("pagerduty", 1500.0, "firing", "SuspiciousAuthActivity")
+    result = Result()
+    judge_disruptions(_record(timing, disruptions=(replaced,), notifications=(page,)), result,
+                      [(page, "8m20s pagerduty firing: SuspiciousAuthActivity")], [])
+    [check] = result.checks
+    assert not check.ok and "1 unexpected pages" in check.detail
+
+
+def test_verdict_knows_nothing_of_the_run():
+    tree = ast.parse((PROJECT / "gameday/verdict.py").read_text())
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    assert "gameday.run" not in imported
+
