@@ -54,8 +54,9 @@ class Options:
     exporter_venv: Path = DEFAULT_EXPORTER_VENV
     workdir: Optional[Path] = None
     keep: bool = False
-    prometheus_replicas: int = 2
-    alertmanager_replicas: int = 3
+    # None: as many as the stack deploys (prometheusReplicas, alertmanagerReplicas on Kubernetes).
+    prometheus_replicas: Optional[int] = None
+    alertmanager_replicas: Optional[int] = None
     prometheus_args: tuple[str, ...] = ()     # to try a flag before deploying it
     out: object = sys.stdout
 
@@ -105,7 +106,12 @@ class GameDay:
         self.am_bin = alertmanager_binary(o.alertmanager, o.stack)
         self.redis_bin = redis_binary(o.redis_server)
         rendered = self.workdir / "rendered"
-        self.commands = render(o.stack, rendered).commands
+        stack = render(o.stack, rendered)
+        self.commands = stack.commands
+        # The rendered commands (the peer timeout, for one) are made for the
+        # stack's replica counts.
+        self.prometheus_replicas = o.prometheus_replicas or len(stack.topology.prometheus)
+        self.alertmanager_replicas = o.alertmanager_replicas or len(stack.topology.alertmanager)
         self.rendered = rendered
         prom_text = (rendered / "prometheus/prometheus.yml").read_text()
         scrape, evaluation = prometheus_intervals(prom_text)
@@ -168,7 +174,7 @@ class GameDay:
         self.am_args = self.commands[c.ALERTMANAGER].args
         self.alertmanagers = [AlertmanagerReplica(i, self.am_bin, am_path, self.workdir / f"am-{i}",
                                                   deployed_args=self.am_args)
-                              for i in range(o.alertmanager_replicas)]
+                              for i in range(self.alertmanager_replicas)]
         peers = tuple(am.cluster_address for am in self.alertmanagers) if len(self.alertmanagers) > 1 else ()
         for am in self.alertmanagers:
             am.peers = peers
@@ -180,7 +186,7 @@ class GameDay:
                                              self.workdir / f"prom-{i}",
                                              deployed_args=self.commands[c.PROMETHEUS].args,
                                              extra_args=o.prometheus_args)
-                           for i in range(o.prometheus_replicas)]
+                           for i in range(self.prometheus_replicas)]
         targets = LocalTargets(by_job={
             JOB_PROMETHEUS: tuple(p.target for p in self.prometheus),
             self._backend_job(): tuple(b.target for b in self.all_backends()),

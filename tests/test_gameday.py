@@ -4,6 +4,7 @@ local configuration changing endpoints only."""
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import os
 import re
@@ -29,8 +30,10 @@ from gameday.config import (LocalReceivers, LocalTargets, alert_rules, local_ale
                             local_prometheus_config, prometheus_intervals, receiver_kinds, render, routes_for)
 from gameday.plan import QUICK_MAX_FOR, Timing, schedule
 from gameday.procs import GamedayError, Supervisor, require_binary
+from gameday import run as gameday_run
 from gameday.observations import KILLED, REPLACED, ROLLED, Disruption, Observations, Result
-from gameday.run import KILLED_AWAY, MIN_READY_SECONDS, ROLL_AWAY, ROLL_START, Planned, judge_restored
+from gameday.run import (KILLED_AWAY, MIN_READY_SECONDS, ROLL_AWAY, ROLL_START, GameDay, Options, Planned,
+                         judge_restored)
 from gameday.scenarios import LONG_RUNNING_BACKEND, OWN_BACKEND, load, load_all
 from gameday.servers import AlertmanagerReplica
 from gameday.standins import Notification, Recorder, StandIns
@@ -607,3 +610,20 @@ def test_verdict_knows_nothing_of_the_run():
     imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     assert "gameday.run" not in imported
 
+
+def test_replica_counts_come_from_the_stack(monkeypatch, tmp_path):
+    def three_prometheus_five_alertmanagers(stack, outdir):
+        rendered = render(stack, outdir)
+        where = dataclasses.replace(rendered.topology, prometheus=("p",) * 3, alertmanager=("a",) * 5)
+        return dataclasses.replace(rendered, topology=where)
+    monkeypatch.setattr(gameday_run, "render", three_prometheus_five_alertmanagers)
+    counts = []
+    for options in (Options(stack="prod", workdir=tmp_path, keep=True),
+                    Options(stack="prod", workdir=tmp_path, keep=True, alertmanager_replicas=1)):
+        day = GameDay(options)
+        try:
+            day.prepare()
+            counts.append((day.prometheus_replicas, day.alertmanager_replicas))
+        finally:
+            day.close()
+    assert counts == [(3, 5), (3, 1)]
