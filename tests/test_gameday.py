@@ -348,6 +348,10 @@ def test_the_long_running_backend_has_old_violation_and_forged_token_counters():
     forged = re.findall(r'^auth_verification_failures_total\{reason="invalid_signature"\} (\S+)$', text, re.M)
     assert violations and all(float(v) >= 1 for v in violations)
     assert forged and float(forged[0]) >= 1
+    # Born weeks ago, as the application's _created series say.
+    born = re.findall(r'^(?:schedule_violations|auth_verification_failures)_created\{[^}]*\} (\S+)$', text, re.M)
+    assert len(born) == len(violations) + 1
+    assert all(time.time() - float(b) > 7 * 24 * 3600 for b in born)
 
 
 def test_backend_rejects_labels_the_application_does_not_use():
