@@ -65,6 +65,17 @@ def with_local_values(args: tuple[str, ...], local: Mapping[str, str]) -> tuple[
                  for arg in args)
 
 
+def with_local_addresses(args: tuple[str, ...], local: Mapping[str, str]) -> tuple[str, ...]:
+    """The arguments with each flag in `local` set to this machine's address, deployed or not.
+
+    A server refuses a flag given twice, and whether the deployed command
+    names an address (an external URL, say) is the stack's choice.
+    """
+    deployed = {arg.split("=", 1)[0] for arg in args}
+    return (with_local_values(args, {flag: value for flag, value in local.items() if flag in deployed})
+            + tuple(f"{flag}={value}" for flag, value in local.items() if flag not in deployed))
+
+
 # ---------------------------------------------------------------------------
 # Prometheus
 # ---------------------------------------------------------------------------

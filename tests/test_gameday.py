@@ -35,7 +35,7 @@ from gameday.observations import KILLED, REPLACED, ROLLED, Disruption, Observati
 from gameday.run import (KILLED_AWAY, MIN_READY_SECONDS, ROLL_AWAY, ROLL_START, GameDay, Options, Planned,
                          judge_restored)
 from gameday.scenarios import LONG_RUNNING_BACKEND, OWN_BACKEND, load, load_all
-from gameday.servers import AlertmanagerReplica
+from gameday.servers import AlertmanagerReplica, PrometheusReplica
 from gameday.standins import Notification, Recorder, StandIns
 from gameday.verdict import disruption_periods, judge_disruptions, judge_long_running
 from tests.support import rules as r
@@ -289,6 +289,24 @@ def test_alertmanager_replicas_run_the_deployed_flags_in_one_cluster(commands, t
     assert "--cluster.peer-timeout=17s" in argv and "--data.retention=168h" in argv
     assert sorted(a for a in argv if a.startswith("--cluster.peer=")) == \
            sorted(f"--cluster.peer={peer}" for peer in peers[1:])
+
+
+@pytest.mark.parametrize("external_url", [None, "https://alerts.hospital.example"])
+def test_servers_answer_at_their_local_address_whether_or_not_the_stack_names_one(commands, tmp_path,
+                                                                                  external_url):
+    def deployed(service: str) -> tuple[str, ...]:
+        args = tuple(a for a in commands[service].args if not a.startswith("--web.external-url="))
+        return args + ((f"--web.external-url={external_url}",) if external_url else ())
+    servers = [AlertmanagerReplica(0, "alertmanager", tmp_path / "am.yml", tmp_path / "am-0",
+                                   deployed_args=deployed(c.ALERTMANAGER)),
+               PrometheusReplica(0, "prometheus", tmp_path / "p.yml", tmp_path / "p-0",
+                                 deployed_args=deployed(c.PROMETHEUS))]
+    for server in servers:
+        argv = server.argv()
+        # A flag given twice stops the server before it starts.
+        for flag in ("--web.external-url", "--web.listen-address"):
+            assert [a for a in argv if a.startswith(flag + "=")] == \
+                   [f"{flag}={server.url if flag == '--web.external-url' else server.target}"], server.name
 
 
 # -- the simulated backend is the application's metrics -----------------------------
