@@ -16,7 +16,7 @@ def main(argv: list[str]) -> int:
         "a Celery worker and the Celery exporter, configured exactly as the stack deploys them."))
     parser.add_argument("--stack", default="prod", help="stack whose rendered configuration is tested (default: prod)")
     parser.add_argument("--quick", action="store_true",
-                        help="only the scenarios whose alerts wait 5 minutes or less (about 10 minutes)")
+                        help="only the scenarios whose alerts wait 5 minutes or less (about 12 minutes)")
     parser.add_argument("--only", nargs="+", default=(), metavar="SCENARIO", help="run just these scenarios")
     parser.add_argument("--prometheus", help="Prometheus binary (default $GAMEDAY_PROMETHEUS, else the release "
                         "the stack deploys, built by scripts/setup into .cache/bin)")
