@@ -128,11 +128,16 @@ class LocalReceivers:
     smtp_ca_file: Optional[str] = None    # the CA the SMTP stand-in's certificate chains to
 
 
-SECRET_VALUES_FOR = {
-    c.PAGERDUTY_ROUTING_KEY_FILE: lambda r: "gameday0routing0key0000000000000",
-    c.SLACK_WEBHOOK_URL_FILE: lambda r: r.slack_url,
-    c.SMTP_PASSWORD_FILE: lambda r: "gameday-smtp-password",
-    c.WATCHDOG_WEBHOOK_URL_FILE: lambda r: r.watchdog_url,
+# What a secret file holds follows from the field that names it, so a receiver
+# added to the stack (another PagerDuty service, say) gets its file here too.
+SECRET_VALUE_BY_FIELD = {
+    "routing_key_file": lambda r: "gameday0routing0key0000000000000",
+    "service_key_file": lambda r: "gameday0service0key0000000000000",
+    "api_url_file": lambda r: r.slack_url,
+    "slack_api_url_file": lambda r: r.slack_url,
+    "url_file": lambda r: r.watchdog_url,         # the only webhook is the heartbeat
+    "auth_password_file": lambda r: "gameday-smtp-password",
+    "smtp_auth_password_file": lambda r: "gameday-smtp-password",
 }
 
 
@@ -142,20 +147,24 @@ def local_alertmanager_config(text: str, receivers: LocalReceivers, templates_di
     config = copy.deepcopy(yaml.safe_load(text))
     changes: list[str] = []
     secrets_dir.mkdir(parents=True, exist_ok=True)
-    for name, value in SECRET_VALUES_FOR.items():
-        (secrets_dir / name).write_text(value(receivers))
 
-    def local(path: str) -> str:
-        if isinstance(path, str) and path.startswith(c.ALERTMANAGER_SECRETS_DIR + "/"):
-            return _local_path(path, c.ALERTMANAGER_SECRETS_DIR, secrets_dir)
-        return path
+    def local(section: dict, field: str) -> None:
+        """Point a secret file field at a local file holding what the field's stand-in needs."""
+        path = section[field]
+        if not (isinstance(path, str) and path.startswith(c.ALERTMANAGER_SECRETS_DIR + "/")):
+            return
+        if field not in SECRET_VALUE_BY_FIELD:
+            raise GamedayError(f"alertmanager.yml reads {field} from {path}; the game day does not know what "
+                               "that file holds (teach SECRET_VALUE_BY_FIELD in gameday/config.py)")
+        section[field] = _local_path(path, c.ALERTMANAGER_SECRETS_DIR, secrets_dir)
+        Path(section[field]).write_text(SECRET_VALUE_BY_FIELD[field](receivers))
 
     config["templates"] = [_local_path(p, c.ALERTMANAGER_TEMPLATES_DIR, templates_dir)
                            for p in config.get("templates", [])]
     glob = config.setdefault("global", {})
     for key in list(glob):
         if key.endswith("_file"):
-            glob[key] = local(glob[key])
+            local(glob, key)
     if "pagerduty_url" in glob or _uses(config, "pagerduty_configs"):
         glob["pagerduty_url"] = receivers.pagerduty_url
     if "slack_api_url" in glob:
@@ -167,22 +176,22 @@ def local_alertmanager_config(text: str, receivers: LocalReceivers, templates_di
             pd["url"] = receivers.pagerduty_url
             for key in ("routing_key_file", "service_key_file"):
                 if key in pd:
-                    pd[key] = local(pd[key])
+                    local(pd, key)
         for slack in receiver.get("slack_configs", []) or []:
             if "api_url_file" in slack:
-                slack["api_url_file"] = local(slack["api_url_file"])
+                local(slack, "api_url_file")
             else:
                 slack["api_url"] = receivers.slack_url
         for mail in receiver.get("email_configs", []) or []:
             if "smarthost" in mail:
                 mail["smarthost"] = receivers.smarthost
             if "auth_password_file" in mail:
-                mail["auth_password_file"] = local(mail["auth_password_file"])
+                local(mail, "auth_password_file")
             if mail.get("require_tls", glob.get("smtp_require_tls", True)):
                 changes.extend(_trust_stand_in(mail, glob, receivers))
         for hook in receiver.get("webhook_configs", []) or []:
             if "url_file" in hook:
-                hook["url_file"] = local(hook["url_file"])
+                local(hook, "url_file")
             else:
                 hook["url"] = receivers.watchdog_url
         for key in receiver:

@@ -213,6 +213,29 @@ def test_local_alertmanager_config_changes_receivers_only_in_where_they_point(re
     assert changes == ["e-mail tls_config.ca_file: the SMTP stand-in's throwaway CA"]
 
 
+def test_every_secret_file_a_receiver_reads_exists_locally(rendered, tmp_path):
+    deployed = yaml.safe_load((rendered / "alertmanager/alertmanager.yml").read_text())
+    # A second PagerDuty service, as a stack routing some pages elsewhere has.
+    second = {"name": "pagerduty-second", "pagerduty_configs": [
+        {"routing_key_file": f"{c.ALERTMANAGER_SECRETS_DIR}/pagerduty_second_routing_key"}]}
+    deployed["receivers"].append(second)
+    receivers = LocalReceivers("http://127.0.0.1:1/v2/enqueue", "http://127.0.0.1:2/slack",
+                               "http://127.0.0.1:3/hook", "127.0.0.1:4", smtp_ca_file=str(tmp_path / "ca.pem"))
+    local, _ = local_alertmanager_config(yaml.safe_dump(deployed), receivers, tmp_path / "templates",
+                                         tmp_path / "secrets")
+    files = [value for receiver in local["receivers"] for kind, configs in receiver.items()
+             if kind.endswith("_configs") for config in configs for key, value in config.items()
+             if key.endswith("_file") and key != "ca_file"]
+    assert len(files) >= 5 and all(Path(f).is_file() and Path(f).read_text() for f in files), files
+    [key] = [r["pagerduty_configs"][0]["routing_key_file"] for r in local["receivers"]
+             if r["name"] == "pagerduty-second"]
+    assert Path(key).parent == tmp_path / "secrets"
+    # A secret whose meaning the game day does not know is an error, not an empty file.
+    deployed["global"] = {"opsgenie_api_key_file": f"{c.ALERTMANAGER_SECRETS_DIR}/opsgenie_api_key"}
+    with pytest.raises(GamedayError, match="opsgenie_api_key_file"):
+        local_alertmanager_config(yaml.safe_dump(deployed), receivers, tmp_path / "templates", tmp_path / "s2")
+
+
 def test_an_email_receiver_requiring_tls_needs_the_stand_ins_ca(rendered, tmp_path):
     receivers = LocalReceivers("http://127.0.0.1:1/v2/enqueue", "http://127.0.0.1:2/slack",
                                "http://127.0.0.1:3/hook", "127.0.0.1:4")
