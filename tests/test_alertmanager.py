@@ -279,10 +279,18 @@ def test_a_lone_alertmanager_has_no_peer_timeout():
     assert peer_timeout_seconds(1, 30, GROUP_WAITS) is None
 
 
-def test_a_restarted_alertmanager_flushes_on_the_evaluation_grid():
-    # The peer timeout assumes a restarted replica flushes an old group as its
-    # alerts arrive; a dispatch start delay would flush all of them together
-    # at an arbitrary moment instead.
-    args = render_alertmanager_command(PROD, render_rule_files(PROD), replicas=3).args
-    assert "--cluster.peer-timeout=17s" in args
-    assert not any(arg.startswith("--dispatch.start-delay") for arg in args)
+@pytest.mark.parametrize("settings", [PROD, DEV], ids=["prod", "dev"])
+def test_a_started_alertmanager_sends_nothing_until_prometheus_has_resent_every_firing_alert(settings):
+    rule_files = render_rule_files(settings)
+    [delay] = [arg for arg in render_alertmanager_command(settings, rule_files, replicas=3).args
+               if arg.startswith("--dispatch.start-delay=")]
+    seconds = duration_seconds(delay.split("=", 1)[1])
+    intervals = {duration_seconds(settings.evaluation_interval)} | {
+        duration_seconds(group["interval"]) for text in rule_files.values()
+        for group in yaml.safe_load(text)["groups"] if "interval" in group}
+    for interval in intervals:
+        # Prometheus resends at the first evaluation strictly after its 1m resend delay.
+        resend = next(k * interval for k in range(1, 100) if k * interval > 60)
+        assert seconds > resend, f"{interval}s groups are resent after {resend}s, the delay is {seconds}s"
+    # Not much longer: a full restart of the cluster holds every page that long.
+    assert seconds <= max(intervals) * 2 + 15
