@@ -346,7 +346,7 @@ class GameDay:
             time.sleep(0.5)
         self.t_end = time.time()
 
-    def disruption_plan(self) -> list["Planned"]:
+    def disruption_plan(self) -> list[Planned]:
         """What production lives through every week, placed beside the scenarios.
 
         The Alertmanagers roll first, while the first pages go out, then one
