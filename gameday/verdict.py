@@ -23,7 +23,7 @@ def _clock(seconds: float) -> str:
 
 
 def disruption_periods(disruptions: list[Disruption], end: float) -> list[tuple[Disruption, float, float]]:
-    """Each disruption with the time it answers for: from its start until the next one of its kind starts.
+    """Each disruption with the time it answers for: from its start until the next of them starts.
 
     A replica that came back flushes its groups at other moments than its
     peers for as long as those groups live, so a duplicate belongs to the
