@@ -140,6 +140,16 @@ def test_the_scrape_outage_outlasts_the_counter_alerts_look_back_on_the_long_run
     assert "scrape_outage" not in {slot.scenario.name for slot in slots}
 
 
+def test_scenarios_that_take_the_backend_out_of_sight_act_on_the_one_production_has():
+    # Production scrapes one backend target. Target-down alerts of two
+    # simulated backends would share an Alertmanager group: a replica that
+    # restarts meanwhile learns the first one's resolution again from
+    # Prometheus's resends and reports it beside the second one's page.
+    for scenario in load_all():
+        if any(action in step.actions for step in scenario.steps for action in ("backend", "scrape")):
+            assert scenario.backend == LONG_RUNNING_BACKEND, scenario.name
+
+
 def test_exclusive_scenarios_raising_the_same_alert_run_one_after_the_other(timing):
     slots = {slot.scenario.name: slot for slot in schedule(load_all(), timing, quick=False)}
     down, outage = slots["backend_down"], slots["scrape_outage"]
