@@ -659,6 +659,17 @@ def test_a_page_after_a_prometheus_comes_back_empty_fails_its_check(timing):
     assert not check.ok and "1 unexpected pages" in check.detail
 
 
+def test_a_notification_twice_after_a_prometheus_comes_back_empty_fails_its_check(timing):
+    # The fresh replica resolves what it has no history of while the other
+    # still fires: Alertmanager reports the resolution, then pages again.
+    replaced = Disruption(REPLACED, "replaced", 1300.0, 1310.0)
+    result = Result()
+    judge_disruptions(_record(timing, disruptions=(replaced,)), result, [],
+                      [(1700.0, "forged_tokens: SuspiciousAuthActivity reached pagerduty 2 times")])
+    [check] = result.checks
+    assert not check.ok and "1 duplicated" in check.detail
+
+
 def test_verdict_knows_nothing_of_the_run():
     tree = ast.parse((PROJECT / "gameday/verdict.py").read_text())
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
