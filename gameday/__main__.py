@@ -16,7 +16,7 @@ def main(argv: list[str]) -> int:
         "a Celery worker and the Celery exporter, configured exactly as the stack deploys them."))
     parser.add_argument("--stack", default="prod", help="stack whose rendered configuration is tested (default: prod)")
     parser.add_argument("--quick", action="store_true",
-                        help="only the scenarios whose alerts wait 5 minutes or less (about 10 minutes)")
+                        help="only the scenarios whose alerts wait 5 minutes or less (about 12 minutes)")
     parser.add_argument("--only", nargs="+", default=(), metavar="SCENARIO", help="run just these scenarios")
     parser.add_argument("--prometheus", help="Prometheus binary (default $GAMEDAY_PROMETHEUS, else the release "
                         "the stack deploys, built by scripts/setup into .cache/bin)")
@@ -25,8 +25,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--redis-server", help="redis-server binary (default $GAMEDAY_REDIS_SERVER or /usr/bin/redis-server)")
     parser.add_argument("--exporter-venv", type=Path, default=DEFAULT_EXPORTER_VENV,
                         help="virtualenv for the Celery exporter, created on first use")
-    parser.add_argument("--prometheus-replicas", type=int, default=2)
-    parser.add_argument("--alertmanager-replicas", type=int, default=3)
+    parser.add_argument("--prometheus-replicas", type=int,
+                        help="default: as many as the stack deploys (prometheusReplicas on Kubernetes)")
+    parser.add_argument("--alertmanager-replicas", type=int,
+                        help="default: as many as the stack deploys (alertmanagerReplicas on Kubernetes)")
     parser.add_argument("--prometheus-arg", action="append", default=[], metavar="FLAG",
                         help="extra Prometheus flag, to try one before deploying it (repeatable)")
     parser.add_argument("--workdir", type=Path, help="keep configs, data and logs here instead of a temporary dir")

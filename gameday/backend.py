@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from typing import Mapping, Optional
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, start_http_server
@@ -86,6 +87,21 @@ HEALTHY_GAUGES: tuple[tuple[str, Mapping[str, str], float], ...] = (
 )
 
 
+# What an application that has served for weeks has counted: a few ACGME
+# violations and a few forged tokens, each long since handled. The series
+# exist before any Prometheus of the game day starts, as they do when a
+# Prometheus replica comes back with an empty data directory or after a long
+# scrape outage; no alert may take them for new events. They were born
+# HISTORY_AGE ago, which their <name>_created series say.
+HISTORY: tuple[tuple[str, Mapping[str, str], float], ...] = (
+    ("schedule_violations_total", {"violation_type": "1_in_7"}, 3),
+    ("schedule_violations_total", {"violation_type": "supervision_ratio"}, 1),
+    ("auth_verification_failures_total", {"reason": "invalid_signature"}, 2),
+    ("auth_tokens_blacklisted_total", {"reason": "revoked"}, 14),
+)
+HISTORY_AGE = 21 * 24 * 3600.0
+
+
 class SimulatedBackend:
     """One backend process's metrics, served at http://127.0.0.1:PORT/metrics."""
 
@@ -109,6 +125,18 @@ class SimulatedBackend:
             {"version": "1.0.0", "framework": "gameday", "components": "utilization,defense,contingency"})
         for metric, labels, value in HEALTHY_GAUGES:
             self.set(metric, labels, value)
+
+    def record_history(self) -> None:
+        """Counters as an application that has run for weeks has them (HISTORY)."""
+        born = time.time() - HISTORY_AGE
+        with self._lock:
+            for metric, labels, amount in HISTORY:
+                child = self._child(metric, labels)
+                child.inc(amount)
+                # prometheus_client stamps a series' birth when it is made and
+                # has no public way to say it was made earlier; the exposed
+                # <name>_created is read from this attribute.
+                child._created = born
 
     @property
     def target(self) -> str:

@@ -1,7 +1,6 @@
 """The real Celery side: Debian's redis-server, a real worker with events on, the real exporter."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -11,7 +10,7 @@ from typing import Optional, Sequence
 import redis
 
 from gameday import celery_app
-from gameday.procs import GamedayError, Supervisor, free_port, require_binary, wait_http, wait_tcp
+from gameday.procs import GamedayError, Supervisor, free_port, wait_http, wait_tcp
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_EXPORTER_VENV = PROJECT_DIR / ".cache" / "gameday" / "exporter-venv"

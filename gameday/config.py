@@ -3,13 +3,14 @@
 `python -m components.render STACK OUTDIR` writes exactly what the stack
 deploys. The game day changes only where things are: scrape targets, the
 Alertmanager addresses Prometheus sends to, receiver URLs, the smarthost,
-secret files and file paths. Rules, routes, inhibitions, intervals and
-templates are used as rendered, so what passes here is what is deployed.
+secret files and file paths, and which CA the e-mail receiver trusts (the
+SMTP stand-in's, made for the run: STARTTLS is used as rendered). Rules,
+routes, inhibitions, intervals and templates are used as rendered, so what
+passes here is what is deployed.
 """
 from __future__ import annotations
 
 import copy
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Optional
@@ -62,6 +63,28 @@ def with_local_values(args: tuple[str, ...], local: Mapping[str, str]) -> tuple[
                  for arg in args)
 
 
+def with_local_addresses(args: tuple[str, ...], local: Mapping[str, str]) -> tuple[str, ...]:
+    """The arguments with each flag in `local` set to this machine's address, deployed or not.
+
+    A server refuses a flag given twice, and whether the deployed command
+    names a listen address is the platform's choice.
+    """
+    deployed = {arg.split("=", 1)[0] for arg in args}
+    return (with_local_values(args, {flag: value for flag, value in local.items() if flag in deployed})
+            + with_defaults((), {flag: value for flag, value in local.items() if flag not in deployed}))
+
+
+def with_defaults(args: tuple[str, ...], defaults: Mapping[str, str]) -> tuple[str, ...]:
+    """The arguments plus each flag in `defaults` the deployed command does not set.
+
+    The external URL is kept as deployed: it is what every notification links
+    to, and the rendered `--web.route-prefix=/` keeps the local server
+    answering at its root whatever the URL's path.
+    """
+    deployed = {arg.split("=", 1)[0] for arg in args}
+    return tuple(args) + tuple(f"{flag}={value}" for flag, value in defaults.items() if flag not in deployed)
+
+
 # ---------------------------------------------------------------------------
 # Prometheus
 # ---------------------------------------------------------------------------
@@ -111,13 +134,19 @@ class LocalReceivers:
     slack_url: str
     watchdog_url: str
     smarthost: str
+    smtp_ca_file: Optional[str] = None    # the CA the SMTP stand-in's certificate chains to
 
 
-SECRET_VALUES_FOR = {
-    c.PAGERDUTY_ROUTING_KEY_FILE: lambda r: "gameday0routing0key0000000000000",
-    c.SLACK_WEBHOOK_URL_FILE: lambda r: r.slack_url,
-    c.SMTP_PASSWORD_FILE: lambda r: "gameday-smtp-password",
-    c.WATCHDOG_WEBHOOK_URL_FILE: lambda r: r.watchdog_url,
+# What a secret file holds follows from the field that names it, so a receiver
+# added to the stack (another PagerDuty service, say) gets its file here too.
+SECRET_VALUE_BY_FIELD = {
+    "routing_key_file": lambda r: "gameday0routing0key0000000000000",
+    "service_key_file": lambda r: "gameday0service0key0000000000000",
+    "api_url_file": lambda r: r.slack_url,
+    "slack_api_url_file": lambda r: r.slack_url,
+    "url_file": lambda r: r.watchdog_url,         # the only webhook is the heartbeat
+    "auth_password_file": lambda r: "gameday-smtp-password",
+    "smtp_auth_password_file": lambda r: "gameday-smtp-password",
 }
 
 
@@ -127,55 +156,53 @@ def local_alertmanager_config(text: str, receivers: LocalReceivers, templates_di
     config = copy.deepcopy(yaml.safe_load(text))
     changes: list[str] = []
     secrets_dir.mkdir(parents=True, exist_ok=True)
-    for name, value in SECRET_VALUES_FOR.items():
-        (secrets_dir / name).write_text(value(receivers))
 
-    def local(path: str) -> str:
-        if isinstance(path, str) and path.startswith(c.ALERTMANAGER_SECRETS_DIR + "/"):
-            return _local_path(path, c.ALERTMANAGER_SECRETS_DIR, secrets_dir)
-        return path
+    def local(section: dict, field: str) -> None:
+        """Point a secret file field at a local file holding what the field's stand-in needs."""
+        path = section[field]
+        if not (isinstance(path, str) and path.startswith(c.ALERTMANAGER_SECRETS_DIR + "/")):
+            return
+        if field not in SECRET_VALUE_BY_FIELD:
+            raise GamedayError(f"alertmanager.yml reads {field} from {path}; the game day does not know what "
+                               "that file holds (teach SECRET_VALUE_BY_FIELD in gameday/config.py)")
+        section[field] = _local_path(path, c.ALERTMANAGER_SECRETS_DIR, secrets_dir)
+        Path(section[field]).write_text(SECRET_VALUE_BY_FIELD[field](receivers))
 
     config["templates"] = [_local_path(p, c.ALERTMANAGER_TEMPLATES_DIR, templates_dir)
                            for p in config.get("templates", [])]
     glob = config.setdefault("global", {})
     for key in list(glob):
         if key.endswith("_file"):
-            glob[key] = local(glob[key])
+            local(glob, key)
     if "pagerduty_url" in glob or _uses(config, "pagerduty_configs"):
         glob["pagerduty_url"] = receivers.pagerduty_url
     if "slack_api_url" in glob:
         glob["slack_api_url"] = receivers.slack_url
     if "smtp_smarthost" in glob or _uses(config, "email_configs"):
         glob["smtp_smarthost"] = receivers.smarthost
-        if glob.get("smtp_require_tls", True):
-            changes.append("SMTP without STARTTLS (the SMTP stand-in has no certificate)")
-        glob["smtp_require_tls"] = False
     for receiver in config.get("receivers", []):
         for pd in receiver.get("pagerduty_configs", []) or []:
             pd["url"] = receivers.pagerduty_url
             for key in ("routing_key_file", "service_key_file"):
                 if key in pd:
-                    pd[key] = local(pd[key])
+                    local(pd, key)
         for slack in receiver.get("slack_configs", []) or []:
             if "api_url_file" in slack:
-                slack["api_url_file"] = local(slack["api_url_file"])
+                local(slack, "api_url_file")
             else:
                 slack["api_url"] = receivers.slack_url
         for mail in receiver.get("email_configs", []) or []:
             if "smarthost" in mail:
                 mail["smarthost"] = receivers.smarthost
-            if mail.get("require_tls"):
-                changes.append("SMTP without STARTTLS (the SMTP stand-in has no certificate)")
-            mail["require_tls"] = False
             if "auth_password_file" in mail:
-                mail["auth_password_file"] = local(mail["auth_password_file"])
+                local(mail, "auth_password_file")
+            if mail.get("require_tls", glob.get("smtp_require_tls", True)):
+                changes.extend(_trust_stand_in(mail, glob, receivers))
         for hook in receiver.get("webhook_configs", []) or []:
             if "url_file" in hook:
-                # Debian's Alertmanager 0.25 has no webhook url_file (0.26+);
-                # the URL the secret file would hold is written inline instead.
-                del hook["url_file"]
-                changes.append("webhook url_file given inline as url (Alertmanager 0.25 has no url_file)")
-            hook["url"] = receivers.watchdog_url
+                local(hook, "url_file")
+            else:
+                hook["url"] = receivers.watchdog_url
         for key in receiver:
             if key.endswith("_configs") and key not in ("pagerduty_configs", "slack_configs",
                                                         "email_configs", "webhook_configs"):
@@ -183,8 +210,31 @@ def local_alertmanager_config(text: str, receivers: LocalReceivers, templates_di
     return config, sorted(set(changes))
 
 
+def _trust_stand_in(mail: dict, glob: dict, receivers: LocalReceivers) -> list[str]:
+    """STARTTLS as rendered, verified against the stand-in's CA: the one change TLS needs here."""
+    if not receivers.smtp_ca_file:
+        raise GamedayError("the e-mail receiver requires STARTTLS, and the SMTP stand-in was given no certificate")
+    tls = dict(mail.get("tls_config") or glob.get("smtp_tls_config") or {})
+    tls["ca_file"] = receivers.smtp_ca_file
+    changes = ["e-mail tls_config.ca_file: the SMTP stand-in's throwaway CA"]
+    host = receivers.smarthost.rsplit(":", 1)[0]
+    if tls.get("server_name") and tls["server_name"] != host:
+        # The deployed relay's name; the stand-in's certificate names 127.0.0.1.
+        tls["server_name"] = host
+        changes.append(f"e-mail tls_config.server_name: {host}, the name on the stand-in's certificate")
+    mail["tls_config"] = tls
+    return changes
+
+
 def _uses(config: dict, kind: str) -> bool:
     return any(receiver.get(kind) for receiver in config.get("receivers", []))
+
+
+def smtp_requires_tls(config: dict) -> bool:
+    """Does any e-mail receiver require STARTTLS (Alertmanager's default when unset)?"""
+    default = (config.get("global") or {}).get("smtp_require_tls", True)
+    return any(mail.get("require_tls", default)
+               for receiver in config.get("receivers", []) for mail in receiver.get("email_configs") or [])
 
 
 def receiver_kinds(config: dict) -> dict[str, set[str]]:

@@ -114,7 +114,11 @@ def schedule(scenarios: list[Scenario], timing: Timing, *, quick: bool) -> list[
     slots = []
     for scenario in [s for s in chosen if s.exclusive]:
         awaited = awaited_resolutions(scenario, timing, quick=quick)
-        start = exclusive_end
+        # Two targets down one after the other raise the same alert: the
+        # second waits until the first's resolution has gone out.
+        expected = {e.alert for e in scenario.expect}
+        start = max([exclusive_end] + [slot.end for slot in slots
+                                       if expected & {e.alert for e in slot.scenario.expect}])
         slots.append(Slot(scenario, start, start + duration(scenario, timing, awaited), awaited))
         longest_interval = max(rule.interval_seconds for rule in timing.rules.values())
         exclusive_end = start + scenario.last_step_at + timing.scrape + longest_interval + MARGIN

@@ -4,15 +4,14 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import statistics
 import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Callable, Iterable, Optional
 
 import yaml
 
@@ -21,20 +20,35 @@ from components.constants import JOB_ALERTMANAGER, JOB_CELERY_EXPORTER, JOB_GRAF
 from gameday import celery_app
 from gameday.backend import SimulatedBackend
 from gameday.celery_side import DEFAULT_EXPORTER_VENV, CelerySide, ensure_exporter_venv
-from gameday.config import (LocalReceivers, LocalTargets, alert_rules, local_alertmanager_config,
-                            local_prometheus_config, prometheus_intervals, receiver_kinds, render, write_yaml)
+from gameday.config import (
+    LocalReceivers,
+    LocalTargets,
+    alert_rules,
+    local_alertmanager_config,
+    local_prometheus_config,
+    prometheus_intervals,
+    receiver_kinds,
+    render,
+    smtp_requires_tls,
+    write_yaml,
+)
+from gameday.observations import KILLED, REPLACED, ROLLED, AlertSeen, Disruption, Observations, Result
 from gameday.panels import check_dashboards
 from gameday.plan import TOLERANCE, Slot, Timing, schedule
 from gameday.procs import GamedayError, Supervisor
-from gameday.scenarios import RECEIVERS, Expectation, Scenario, Step, load_all
-from gameday.servers import (AlertmanagerReplica, PrometheusReplica, alertmanager_binary, prometheus_binary,
-                             redis_binary)
-from gameday.standins import Notification, Recorder, StandIns
+from gameday.scenarios import LONG_RUNNING_BACKEND, Step, load_all
+from gameday.servers import AlertmanagerReplica, PrometheusReplica, alertmanager_binary, prometheus_binary, redis_binary
+from gameday.standins import Recorder, StandIns
+from gameday.verdict import judge
 
 TICK = 15.0          # ordinary traffic: one round per scrape interval of the default stack
 POLL = 5.0           # how often the alert states are read for the timelines
 WARMUP = 45.0        # scrapes enough for rate() to have two samples everywhere
 SETTLE = 30.0        # after the last awaited notification: time for a duplicate to show up
+ROLL_START = 90.0    # the rollout begins once the first alerts are pending
+ROLL_AWAY = 90.0     # each Alertmanager pod of a rollout: terminated until ready again
+MIN_READY_SECONDS = 10.0   # the StatefulSets' minReadySeconds (components/platform/kubernetes.py)
+KILLED_AWAY = 150.0  # until a killed Alertmanager's node comes back
 
 
 @dataclass
@@ -48,45 +62,29 @@ class Options:
     exporter_venv: Path = DEFAULT_EXPORTER_VENV
     workdir: Optional[Path] = None
     keep: bool = False
-    prometheus_replicas: int = 2
-    alertmanager_replicas: int = 3
+    # None: as many as the stack deploys (prometheusReplicas, alertmanagerReplicas on Kubernetes).
+    prometheus_replicas: Optional[int] = None
+    alertmanager_replicas: Optional[int] = None
     prometheus_args: tuple[str, ...] = ()     # to try a flag before deploying it
     out: object = sys.stdout
 
 
 @dataclass
-class Check:
-    name: str
-    ok: bool
-    detail: str
+class Planned:
+    """A disruption to start in the background once due, and whether it has run."""
+    action: Callable[[], None]
+    earliest: float                                   # seconds after the scenarios start
+    when: Callable[[float], bool] = lambda elapsed: True
+    after: tuple["Planned", ...] = ()                 # must have finished first
+    thread: Optional[threading.Thread] = None
 
-
-@dataclass
-class AlertSeen:
-    labels: dict
-    pending: Optional[float] = None
-    firing: Optional[float] = None
-    last_seen: float = 0.0
-    gone: Optional[float] = None
-    active_at: Optional[str] = None
-
-
-@dataclass
-class Result:
-    checks: list[Check] = field(default_factory=list)
-    latency_rows: list[tuple] = field(default_factory=list)
-    panels_with_data: int = 0
-    panels_total: int = 0
-    empty_panels: list[str] = field(default_factory=list)
-    ratios: list[float] = field(default_factory=list)
-    wall_seconds: float = 0.0
+    def due(self, elapsed: float) -> bool:
+        return (self.thread is None and elapsed >= self.earliest and all(p.done for p in self.after)
+                and self.when(elapsed))
 
     @property
-    def ok(self) -> bool:
-        return all(check.ok for check in self.checks)
-
-    def add(self, name: str, ok: bool, detail: str = "") -> None:
-        self.checks.append(Check(name, ok, detail))
+    def done(self) -> bool:
+        return self.thread is not None and not self.thread.is_alive()
 
 
 class GameDay:
@@ -96,9 +94,13 @@ class GameDay:
         self.result = Result()
         self.workdir = options.workdir or Path(tempfile.mkdtemp(prefix="gameday-"))
         self.supervisor = Supervisor(self.workdir / "logs")
-        self.backends: dict[str, SimulatedBackend] = {}
+        self.backends: dict[str, SimulatedBackend] = {}     # scenario name -> the backend it acts on
+        self.long_running: Optional[SimulatedBackend] = None
         self.step_times: dict[tuple[str, str], float] = {}
         self.alerts_seen: dict[tuple, AlertSeen] = {}
+        self.disruptions: list[Disruption] = []
+        # (replica, labels as JSON) -> first seen firing, for the long-running backend
+        self.long_running_alerts: dict[tuple[str, str], float] = {}
         self.t0 = 0.0
         self._stop = threading.Event()
 
@@ -112,7 +114,12 @@ class GameDay:
         self.am_bin = alertmanager_binary(o.alertmanager, o.stack)
         self.redis_bin = redis_binary(o.redis_server)
         rendered = self.workdir / "rendered"
-        self.commands = render(o.stack, rendered).commands
+        stack = render(o.stack, rendered)
+        self.commands = stack.commands
+        # The rendered commands (the peer timeout, for one) are made for the
+        # stack's replica counts.
+        self.prometheus_replicas = o.prometheus_replicas or len(stack.topology.prometheus)
+        self.alertmanager_replicas = o.alertmanager_replicas or len(stack.topology.alertmanager)
         self.rendered = rendered
         prom_text = (rendered / "prometheus/prometheus.yml").read_text()
         scrape, evaluation = prometheus_intervals(prom_text)
@@ -141,25 +148,31 @@ class GameDay:
         o = self.o
         names = set(self.rules)
         self.recorder = Recorder(names)
-        self.standins = StandIns(self.recorder).start()
+        self.smtp_requires_tls = smtp_requires_tls(self.am_config_rendered)
+        self.standins = StandIns(self.recorder, self.workdir / "tls",
+                                 require_starttls=self.smtp_requires_tls).start()
+        # Always there, as in production: a backend that has served for weeks
+        # (old violation and forged-token counters), scraped from the first
+        # Prometheus start on; the dashboards and the backend's own alerts have
+        # it even when only Celery scenarios run.
+        self.long_running = SimulatedBackend(LONG_RUNNING_BACKEND, seed=0)
+        self.long_running.record_history()
+        self.long_running.start()
         for slot in self.slots:
-            if slot.scenario.backend:
-                backend = SimulatedBackend(slot.scenario.name, seed=len(self.backends))
+            if slot.scenario.backend == LONG_RUNNING_BACKEND:
+                self.backends[slot.scenario.name] = self.long_running
+            elif slot.scenario.backend:
+                backend = SimulatedBackend(slot.scenario.name, seed=len(self.backends) + 1)
                 backend.start()
                 self.backends[slot.scenario.name] = backend
-        if not self.backends:
-            # Dashboards and the backend's own alerts need a backend even when
-            # only Celery scenarios run.
-            backend = SimulatedBackend("baseline")
-            backend.start()
-            self.backends["baseline"] = backend
         self.celery = CelerySide(self.supervisor, self.workdir, redis_server=self.redis_bin,
                                  exporter_python=ensure_exporter_venv(o.exporter_venv),
                                  exporter_args=self.commands[c.CELERY_EXPORTER].args)
         self.celery.start(workers=1)
 
         local_receivers = LocalReceivers(self.standins.url("pagerduty"), self.standins.url("slack"),
-                                         self.standins.url("watchdog"), self.standins.smarthost)
+                                         self.standins.url("watchdog"), self.standins.smarthost,
+                                         smtp_ca_file=str(self.standins.certificate.ca_file))
         am_config, changes = local_alertmanager_config(
             (self.rendered / "alertmanager/alertmanager.yml").read_text(), local_receivers,
             self.rendered / "alertmanager/templates", self.workdir / "alertmanager-secrets")
@@ -169,7 +182,7 @@ class GameDay:
         self.am_args = self.commands[c.ALERTMANAGER].args
         self.alertmanagers = [AlertmanagerReplica(i, self.am_bin, am_path, self.workdir / f"am-{i}",
                                                   deployed_args=self.am_args)
-                              for i in range(o.alertmanager_replicas)]
+                              for i in range(self.alertmanager_replicas)]
         peers = tuple(am.cluster_address for am in self.alertmanagers) if len(self.alertmanagers) > 1 else ()
         for am in self.alertmanagers:
             am.peers = peers
@@ -181,10 +194,10 @@ class GameDay:
                                              self.workdir / f"prom-{i}",
                                              deployed_args=self.commands[c.PROMETHEUS].args,
                                              extra_args=o.prometheus_args)
-                           for i in range(o.prometheus_replicas)]
+                           for i in range(self.prometheus_replicas)]
         targets = LocalTargets(by_job={
             JOB_PROMETHEUS: tuple(p.target for p in self.prometheus),
-            self._backend_job(): tuple(b.target for b in self.backends.values()),
+            self._backend_job(): tuple(b.target for b in self.all_backends()),
             JOB_CELERY_EXPORTER: (self.celery.exporter_target,),
             JOB_ALERTMANAGER: tuple(am.target for am in self.alertmanagers),
             JOB_GRAFANA: (self.standins.grafana_target,),
@@ -196,6 +209,14 @@ class GameDay:
         for replica in self.prometheus:
             write_yaml(prom_config, replica.config_path)
             replica.start(self.supervisor, self.label_variables)
+
+    def all_backends(self) -> list[SimulatedBackend]:
+        """Every simulated backend once (a scenario may act on the long-running one)."""
+        unique: dict[int, SimulatedBackend] = {}
+        for backend in [self.long_running, *self.backends.values()]:
+            if backend is not None:
+                unique.setdefault(id(backend), backend)
+        return list(unique.values())
 
     def _backend_job(self) -> str:
         config = yaml.safe_load((self.rendered / "prometheus/prometheus.yml").read_text())
@@ -248,10 +269,8 @@ class GameDay:
                                                       f"; the stack deploys {', '.join(sorted(wanted - running))}"))
 
     def everyday_traffic(self, tick: int) -> None:
-        for backend in self.backends.values():
+        for backend in self.all_backends():
             backend.everyday_traffic(tick)
-        if any(self.supervisor.children.get(w) and self.supervisor.children[w].alive() for w in self.celery.workers):
-            pass
         # Beat and the API keep sending whether or not a worker is alive.
         self.celery.send(celery_app.HEALTH_CHECK)
         self.celery.send(celery_app.COLLECT_METRICS)
@@ -269,8 +288,10 @@ class GameDay:
                 if action in ("set", "inc", "observe"):
                     value = item.get("value", item.get("by", 1))
                     getattr(backend, action)(item["metric"], item.get("labels") or {}, float(value))
-                elif action == "backend":
-                    backend.stop() if item == "down" else backend.start()
+                elif action in ("backend", "scrape"):
+                    # Either way the application runs on and keeps counting;
+                    # only its listener refuses Prometheus.
+                    backend.stop() if item in ("down", "cut") else backend.start()
                 elif action == "workers":
                     self.celery.stop_workers() if item == "stop" else self.celery.start_workers()
                 elif action == "send":
@@ -286,14 +307,9 @@ class GameDay:
             self.say(f"   {slot.start / 60:5.1f}-{slot.end / 60:4.1f} min  {slot.scenario.name}: {slot.scenario.title}")
         pending = [(slot.start + step.at, slot, step) for slot in self.slots for step in slot.scenario.steps]
         repeats: list[list] = []
-        kill_at = self.end * 0.35 if len(self.alertmanagers) > 1 else None
-        back_at = kill_at + 150 if kill_at else None
-        # Prometheus restarts once an alert with a `for:` fires there, so the
-        # restart shows whether firing alerts stay firing.
-        restart_at = 60.0 if len(self.prometheus) > 1 else None
+        plan = self.disruption_plan()
         tick, next_tick, next_poll = 0, self.t0, self.t0
         shown, settled_since = 0, None
-        disruptions: list[threading.Thread] = []
         while True:
             now = time.time()
             elapsed = now - self.t0
@@ -320,20 +336,14 @@ class GameDay:
                 next_tick += TICK
             if now >= next_poll:
                 self.poll_alerts(now)
+                self.poll_long_running(now)
                 next_poll += POLL
             # The prod-shape disruptions run beside the scenarios, never pausing them.
-            if kill_at is not None and elapsed >= kill_at:
-                disruptions.append(self.in_background(self.kill_alertmanager))
-                kill_at = None
-            if back_at is not None and elapsed >= back_at and not disruptions[-1].is_alive():
-                disruptions.append(self.in_background(self.restore_alertmanager))
-                back_at = None
-            if restart_at is not None and elapsed >= restart_at and self.firing_with_for(self.prometheus[-1], elapsed):
-                disruptions.append(self.in_background(self.restart_prometheus))
-                restart_at = None
+            for planned in plan:
+                if planned.due(elapsed):
+                    planned.thread = self.in_background(planned.action)
             shown = self.show_notifications(shown)
-            busy = any(thread.is_alive() for thread in disruptions)
-            if restart_at is None and back_at is None and not busy and self.settled(now):
+            if all(planned.done for planned in plan) and self.settled(now):
                 if settled_since is None:
                     settled_since = now
                 elif now - settled_since >= SETTLE:
@@ -343,6 +353,25 @@ class GameDay:
                 settled_since = None
             time.sleep(0.5)
         self.t_end = time.time()
+
+    def disruption_plan(self) -> list[Planned]:
+        """What production lives through every week, placed beside the scenarios.
+
+        The Alertmanagers roll first, while the first pages go out, then one
+        is killed while resolutions go out; never both at once, as a rollout
+        and a lost node rarely coincide and two replicas down leave one. The
+        Prometheus replica restarts on its data once an alert with a `for:`
+        fires there, and is later replaced with an empty data directory.
+        """
+        plan: list[Planned] = []
+        if len(self.alertmanagers) > 1:
+            roll = Planned(self.rolling_restart_alertmanagers, max(ROLL_START, 0.1 * self.end))
+            plan += [roll, Planned(self.kill_alertmanager, 0.35 * self.end, after=(roll,))]
+        if len(self.prometheus) > 1:
+            restart = Planned(self.restart_prometheus, 60.0,
+                              when=lambda elapsed: self.firing_with_for(self.prometheus[-1], elapsed))
+            plan += [restart, Planned(self.replace_prometheus, 0.45 * self.end, after=(restart,))]
+        return plan
 
     def in_background(self, action) -> threading.Thread:
         def guarded():
@@ -442,23 +471,83 @@ class GameDay:
 
     # -- the prod shape under stress --------------------------------------
     def kill_alertmanager(self) -> None:
+        """A node lost: one Alertmanager dies (SIGKILL) and comes back on its data directory later."""
         victim = self.alertmanagers[0]
-        self.probe_silence = self.alertmanagers[-1].add_silence(
+        probe = self.alertmanagers[-1].add_silence(
             {"alertname": "GamedayProbe"}, 120, "made before a replica restarts; must survive it")
         time.sleep(2)   # gossip carries it to every replica
         self.supervisor.kill(victim.name)
-        self.killed_at = time.time()
-        self.say(f"   {self.killed_at - self.t0:6.0f}s  killed {victim.name} (SIGKILL)")
-
-    def restore_alertmanager(self) -> None:
-        victim = self.alertmanagers[0]
+        record = self.disrupted(KILLED, f"{victim.name} killed (SIGKILL), back after {KILLED_AWAY:.0f}s")
+        self.say(f"   {record.started - self.t0:6.0f}s  killed {victim.name} (SIGKILL)")
+        time.sleep(KILLED_AWAY)
         victim.start(self.supervisor)
-        self.say(f"   {time.time() - self.t0:6.0f}s  {victim.name} back on its data directory")
+        record.ended = time.time()
+        self.say(f"   {record.ended - self.t0:6.0f}s  {victim.name} back on its data directory")
         time.sleep(5)
         ids = {s["id"] for s in victim.silences() if s["status"]["state"] == "active"}
-        self.result.add("restarted Alertmanager keeps a silence made before (cluster)", self.probe_silence in ids,
-                        f"silence {self.probe_silence} {'present' if self.probe_silence in ids else 'missing'} "
-                        f"on {victim.name}")
+        self.result.add("restarted Alertmanager keeps a silence made before (cluster)", probe in ids,
+                        f"silence {probe} {'present' if probe in ids else 'missing'} on {victim.name}")
+
+    def rolling_restart_alertmanagers(self) -> None:
+        """A StatefulSet rollout: one pod at a time, highest ordinal first, each away ROLL_AWAY.
+
+        Each pod ends gracefully (SIGTERM, it leaves the gossip cluster),
+        comes back on its data directory with a new peer name, and the next
+        one goes only after it has been ready for the StatefulSet's
+        minReadySeconds.
+        """
+        probe = self.alertmanagers[0].add_silence(
+            {"alertname": "GamedayProbe"}, 60, "made before a rolling restart; must survive it")
+        time.sleep(2)
+        order = list(reversed(self.alertmanagers))
+        record = self.disrupted(ROLLED, f"{', '.join(am.name for am in order)} one at a time, "
+                                        f"each away {ROLL_AWAY:.0f}s")
+        for am in order:
+            leaving = time.time()
+            self.supervisor.stop(am.name)
+            self.say(f"   {leaving - self.t0:6.0f}s  rolling restart: {am.name} terminated (SIGTERM)")
+            time.sleep(max(0.0, ROLL_AWAY - (time.time() - leaving)))
+            am.start(self.supervisor)
+            self.say(f"   {time.time() - self.t0:6.0f}s  rolling restart: {am.name} ready again")
+            time.sleep(MIN_READY_SECONDS)
+        record.ended = time.time()
+        missing = [am.name for am in self.alertmanagers
+                   if probe not in {s["id"] for s in am.silences() if s["status"]["state"] == "active"}]
+        self.result.add("a silence made before the rolling restart survives it on every replica", not missing,
+                        f"missing on {', '.join(missing)}" if missing else
+                        f"silence {probe} active on all {len(self.alertmanagers)}")
+        peers = [am.cluster_peers() for am in self.alertmanagers]
+        self.result.add("the Alertmanager cluster is whole after the rolling restart",
+                        all(n == len(self.alertmanagers) for n in peers), f"peers seen by each replica: {peers}")
+
+    def replace_prometheus(self) -> None:
+        """A replica rescheduled onto a new, empty volume while the other keeps running."""
+        replica = self.prometheus[-1]
+        self.supervisor.stop(replica.name)
+        record = self.disrupted(REPLACED, f"{replica.name} stopped, its data directory emptied, started again")
+        shutil.rmtree(replica.data_dir)
+        replica.start(self.supervisor, self.label_variables)
+        record.ended = time.time()
+        self.say(f"   {record.ended - self.t0:6.0f}s  {replica.name} replaced: started on an empty data directory")
+
+    def disrupted(self, kind: str, what: str) -> Disruption:
+        record = Disruption(kind, what, time.time())
+        self.disruptions.append(record)
+        return record
+
+    def poll_long_running(self, now: float) -> None:
+        """Every alert about the long-running backend, on every replica: it never has a problem of its own."""
+        if self.long_running is None:
+            return
+        for replica in self.prometheus:
+            try:
+                alerts = replica.alerts()
+            except GamedayError:
+                continue    # restarting or being replaced
+            for alert in alerts:
+                if alert["labels"].get("instance") == self.long_running.target and alert["state"] == "firing":
+                    key = (replica.name, json.dumps(alert["labels"], sort_keys=True))
+                    self.long_running_alerts.setdefault(key, now)
 
     def restart_prometheus(self) -> None:
         replica = self.prometheus[-1]
@@ -507,9 +596,21 @@ class GameDay:
                         f"silence {silence} {'present' if silence in ids else 'missing'} after the restart")
 
     # ------------------------------------------------------------------
+    def observations(self) -> Observations:
+        """What the run saw, for the verdict."""
+        return Observations(
+            t0=self.t0, t_end=self.t_end, slots=tuple(self.slots), timing=self.timing,
+            step_times=dict(self.step_times), alerts_seen=dict(self.alerts_seen),
+            notifications=tuple(self.recorder.snapshot()), rejected=tuple(self.recorder.rejected),
+            receiver_kinds=receiver_kinds(self.am_config),
+            backend_targets={name: backend.target for name, backend in self.backends.items()},
+            long_running_target=self.long_running.target if self.long_running else None,
+            long_running_alerts=dict(self.long_running_alerts), disruptions=tuple(self.disruptions),
+            prometheus_replicas=len(self.prometheus), alertmanager_replicas=len(self.alertmanagers),
+            smtp_requires_tls=self.smtp_requires_tls, config_changes=tuple(self.config_changes))
+
     def judge(self) -> None:
-        from gameday.verdict import judge
-        judge(self)
+        judge(self.observations(), self.result, self.say)
 
     def dashboards(self) -> None:
         results = check_dashboards(self.rendered / "grafana/dashboards", self.prometheus[0], self.t0 - WARMUP,
@@ -526,7 +627,7 @@ class GameDay:
 
     def close(self) -> None:
         self.supervisor.stop_all()
-        for backend in self.backends.values():
+        for backend in self.all_backends():
             backend.stop()
         if hasattr(self, "standins"):
             self.standins.stop()

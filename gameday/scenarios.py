@@ -4,7 +4,8 @@ A scenario is a list of timed steps acting on a simulated backend or on the
 real Celery side, and a list of expectations about alerts:
 
     title: Utilization climbs past 80 % then past 90 %
-    backend: true                  # this scenario gets a simulated backend of its own
+    backend: true                  # this scenario gets a simulated backend of its own;
+                                   # `long-running`: it acts on the backend with weeks of history
     lane: celery                   # optional: scenarios of one lane run one after another
     exclusive: true                # optional: no other backend scenario runs meanwhile (see backend_down.yml)
     shares: [N2ContingencyFailed]  # optional: alerts another scenario may expect at the same time
@@ -22,8 +23,9 @@ real Celery side, and a list of expectations about alerts:
         inhibited: true            # must fire in Prometheus and reach no receiver
 
 Step actions: set / inc / observe (backend metrics; a list or one), backend:
-down|up, workers: stop|start, send: {task, count, kwargs}, purge: QUEUE, and
-`repeat: {every: 15s, until: 6m}` to repeat inc/observe/send.
+down|up, scrape: cut|restored (Prometheus cannot reach the backend, which
+runs on and keeps counting), workers: stop|start, send: {task, count, kwargs},
+purge: QUEUE, and `repeat: {every: 15s, until: 6m}` to repeat inc/observe/send.
 """
 from __future__ import annotations
 
@@ -39,7 +41,10 @@ from gameday.procs import GamedayError
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 RECEIVERS = ("pagerduty", "slack", "email", "watchdog")
 BACKEND_ACTIONS = ("set", "inc", "observe")
-ACTIONS = BACKEND_ACTIONS + ("backend", "workers", "send", "purge")
+ACTIONS = BACKEND_ACTIONS + ("backend", "scrape", "workers", "send", "purge")
+TARGET_ACTIONS = {"backend": ("down", "up"), "scrape": ("cut", "restored")}
+OWN_BACKEND = "own"
+LONG_RUNNING_BACKEND = "long-running"
 
 
 @dataclass(frozen=True)
@@ -67,7 +72,7 @@ class Scenario:
     name: str
     title: str
     path: Path
-    backend: bool
+    backend: Optional[str]     # OWN_BACKEND, LONG_RUNNING_BACKEND or None (Celery only)
     lane: Optional[str]
     exclusive: bool
     shares: frozenset[str]
@@ -109,8 +114,11 @@ def load(path: Path) -> Scenario:
         extra = set(raw) - set(ACTIONS) - {"at", "name", "repeat"}
         if extra or not actions:
             raise GamedayError(f"{here}: needs one of {ACTIONS}; unknown keys {sorted(extra)}")
-        if any(k in BACKEND_ACTIONS or k == "backend" for k in actions) and not data.get("backend"):
+        if any(k in BACKEND_ACTIONS or k in TARGET_ACTIONS for k in actions) and not data.get("backend"):
             raise GamedayError(f"{here}: acts on a backend, but the scenario has no `backend: true`")
+        for action, allowed in TARGET_ACTIONS.items():
+            if action in actions and actions[action] not in allowed:
+                raise GamedayError(f"{here}: `{action}` is one of {allowed}, not {actions[action]!r}")
         repeat = raw.get("repeat") or {}
         steps.append(Step(
             at=_seconds(raw.get("at", 0), here), name=raw.get("name"), actions=actions,
@@ -139,8 +147,11 @@ def load(path: Path) -> Scenario:
             labels={k: str(v) for k, v in (raw.get("labels") or {}).items()}))
     if not expectations:
         raise GamedayError(f"{where}: a scenario must expect something")
+    backend = data.get("backend")
+    if backend not in (None, False, True, LONG_RUNNING_BACKEND):
+        raise GamedayError(f"{where}: `backend` is true or {LONG_RUNNING_BACKEND}, not {backend!r}")
     return Scenario(name=path.stem, title=data.get("title", path.stem), path=path,
-                    backend=bool(data.get("backend")), lane=data.get("lane"),
+                    backend=OWN_BACKEND if backend is True else (backend or None), lane=data.get("lane"),
                     exclusive=bool(data.get("exclusive")), shares=frozenset(data.get("shares") or ()),
                     steps=tuple(steps),
                     expect=tuple(expectations), note=data.get("note", ""))

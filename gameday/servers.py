@@ -9,7 +9,7 @@ from typing import Optional
 
 import requests
 
-from gameday.config import with_local_values
+from gameday.config import with_defaults, with_local_addresses, with_local_values
 from gameday.procs import GamedayError, Supervisor, free_port, require_binary, wait_http
 
 REDIS_HINT = "Install Debian's redis-server (scripts/setup does), or point {env} at the binary."
@@ -79,9 +79,10 @@ class PrometheusReplica(LoopbackServer):
         # The deployed arguments with local paths, plus a loopback address.
         return [
             self.binary,
-            *with_local_values(self.deployed_args, {"--config.file": str(self.config_path),
-                                                    "--storage.tsdb.path": str(self.data_dir)}),
-            f"--web.listen-address={self.target}",
+            *with_defaults(with_local_addresses(
+                with_local_values(self.deployed_args, {"--config.file": str(self.config_path),
+                                                       "--storage.tsdb.path": str(self.data_dir)}),
+                {"--web.listen-address": self.target}), {"--web.external-url": self.url}),
             *self.extra_args,
         ]
 
@@ -128,10 +129,10 @@ class AlertmanagerReplica(LoopbackServer):
     def argv(self) -> list[str]:
         args = [
             self.binary,
-            *with_local_values(self.deployed_args, {"--config.file": str(self.config_path),
-                                                    "--storage.path": str(self.data_dir)}),
-            f"--web.listen-address={self.target}",
-            f"--web.external-url={self.url}",
+            *with_defaults(with_local_addresses(
+                with_local_values(self.deployed_args, {"--config.file": str(self.config_path),
+                                                       "--storage.path": str(self.data_dir)}),
+                {"--web.listen-address": self.target}), {"--web.external-url": self.url}),
         ]
         if self.peers:
             args.append(f"--cluster.listen-address={self.cluster_address}")

@@ -2,7 +2,9 @@
 
 - PagerDuty Events API v2: POST /v2/enqueue, answers 202 with the JSON PagerDuty sends.
 - Slack incoming webhook: POST, answers 200 "ok".
-- SMTP: a real SMTP server (aiosmtpd), with AUTH accepted so a stack that logs
+- SMTP: a real SMTP server (aiosmtpd) offering STARTTLS with a certificate
+  from a CA made for the run (gameday/tls.py), AUTH accepted only over TLS
+  as relays on the submission port do, so a stack that requires TLS and logs
   in to its smarthost is tested as configured.
 - The Watchdog heartbeat: an Alertmanager webhook receiver.
 - Grafana's /metrics, because the stack scrapes Grafana and no Grafana server
@@ -24,12 +26,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Iterable, Optional
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult
 
 from gameday.procs import free_port
+from gameday.tls import ServerCertificate, throwaway_ca
 
 RECEIVER_KINDS = ("pagerduty", "slack", "email", "watchdog")
 
@@ -206,7 +210,7 @@ class _SmtpHandler:
         text = subject + "\n" + "\n".join(parts)
         self.recorder.add("email", _status_from_text(subject), text, subject=subject,
                           mail_from=envelope.mail_from, rcpt_tos=list(envelope.rcpt_tos),
-                          to_header=str(message.get("To", "")))
+                          to_header=str(message.get("To", "")), tls=session.ssl is not None)
         return "250 Message accepted for delivery"
 
 
@@ -224,14 +228,22 @@ class _MailController(Controller):
 
 
 class StandIns:
-    """Every receiver stand-in, started together, each on a free loopback port."""
+    """Every receiver stand-in, started together, each on a free loopback port.
 
-    def __init__(self, recorder: Recorder):
+    `tls_dir` receives the run's throwaway CA and the SMTP certificate.
+    `require_starttls`: the SMTP stand-in refuses mail (and AUTH) before
+    STARTTLS, as the relay a receiver with require_tls talks to does.
+    """
+
+    def __init__(self, recorder: Recorder, tls_dir: Path, *, require_starttls: bool = True):
         self.recorder = recorder
+        self.tls_dir = tls_dir
+        self.require_starttls = require_starttls
         self._servers: dict[str, ThreadingHTTPServer] = {}
         self.ports: dict[str, int] = {}
         self._smtp: Optional[Controller] = None
         self.smtp_handler = _SmtpHandler(recorder)
+        self.certificate: Optional[ServerCertificate] = None
 
     def start(self) -> "StandIns":
         for kind in ("pagerduty", "slack", "watchdog", "grafana"):
@@ -251,8 +263,11 @@ class StandIns:
             handler.logins.append(login.decode() if isinstance(login, bytes) else str(login))
             return AuthResult(success=True)
 
+        self.certificate = throwaway_ca(self.tls_dir)
         self._smtp = _MailController(handler, hostname="127.0.0.1", port=smtp_port,
-                                authenticator=accept_login, auth_require_tls=False)
+                                     authenticator=accept_login, tls_context=self.certificate.server_context(),
+                                     require_starttls=self.require_starttls,
+                                     auth_require_tls=self.require_starttls)
         self._smtp.start()
         self.ports["email"] = smtp_port
         return self

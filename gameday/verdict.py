@@ -1,16 +1,14 @@
 """What the game day proves: expectations per scenario, timelines, latencies, the summary lines."""
 from __future__ import annotations
 
+import json
 import statistics
-from typing import TYPE_CHECKING, Optional
+from typing import Callable
 
-from gameday.config import receiver_kinds
+from gameday.observations import ALERTMANAGER_DISRUPTIONS, REPLACED, Disruption, Observations, Result
 from gameday.plan import TOLERANCE
 from gameday.scenarios import RECEIVERS
 from gameday.standins import Notification
-
-if TYPE_CHECKING:
-    from gameday.run import GameDay
 
 
 def _arrivals(notes: list, t0: float) -> str:
@@ -24,36 +22,107 @@ def _clock(seconds: float) -> str:
     return f"{sign}{int(seconds // 60)}m{seconds % 60:04.1f}s"
 
 
-def judge(day: "GameDay") -> None:
-    result = day.result
-    notes = day.recorder.snapshot()
-    kinds = receiver_kinds(day.am_config)
+def disruption_periods(disruptions: list[Disruption], end: float) -> list[tuple[Disruption, float, float]]:
+    """Each disruption with the time it answers for: from its start until the next of them starts.
+
+    A replica that came back flushes its groups at other moments than its
+    peers for as long as those groups live, so a duplicate belongs to the
+    latest disruption before it rather than to a fixed window.
+    """
+    ordered = sorted(disruptions, key=lambda d: d.started)
+    return [(d, d.started, ordered[i + 1].started if i + 1 < len(ordered) else end) for i, d in enumerate(ordered)]
+
+
+def judge_disruptions(obs: Observations, result: Result, unexpected: list[tuple[Notification, str]],
+                      duplicates: list[tuple[float, str]]) -> None:
+    """Each disruption production sees every week: nothing beyond the expected, each notification once."""
+    end = obs.t_end
+    spoken = [n for n in obs.notifications if not (n.kind == "watchdog" and n.alertnames == {"Watchdog"})]
+    alertmanager = [d for d in obs.disruptions if d.kind in ALERTMANAGER_DISRUPTIONS]
+    for disruption, start, until in disruption_periods(alertmanager, end):
+        if disruption.ended is None:
+            result.add(f"{disruption.kind}: completed", False, f"{disruption.what}: never back")
+            continue
+        during = [n for n in spoken if start <= n.arrived < until]
+        twice = [what for when, what in duplicates if start <= when < until]
+        extra = [what for note, what in unexpected if start <= note.arrived < until]
+        result.add(f"{disruption.kind}: each notification exactly once, nothing unexpected",
+                   not twice and not extra,
+                   f"{disruption.what}; {len(during)} notifications from {_clock(start - obs.t0)} to "
+                   f"{_clock(until - obs.t0)}, {len(twice)} duplicated, {len(extra)} unexpected"
+                   + "".join(f"; {problem}" for problem in twice + extra))
+        result.exactly_once[disruption.kind] = (len(during), len(twice))
+    # A fresh Prometheus lacks the history some rules read for as long as
+    # their windows: it answers for everything until the end of the run.
+    for disruption in [d for d in obs.disruptions if d.kind == REPLACED]:
+        after = [(note, what) for note, what in unexpected if note.arrived >= disruption.started]
+        extra = [what for _, what in after]
+        twice = [what for when, what in duplicates if when >= disruption.started]
+        pages = [note for note, _ in after if note.kind == "pagerduty" and note.status == "firing"]
+        result.add(f"{disruption.kind}: no page, each notification exactly once, nothing unexpected",
+                   disruption.ended is not None and not extra and not twice,
+                   f"{disruption.what} at {_clock(disruption.started - obs.t0)}; until the end "
+                   f"{len(pages)} unexpected pages, {len(extra)} unexpected notifications, {len(twice)} duplicated"
+                   + "".join(f"; {what}" for what in (twice + extra)[:10]))
+
+
+def judge_long_running(obs: Observations, result: Result) -> None:
+    """The long-running backend has old counters and no problem: no alert about it may fire,
+    on a fresh Prometheus, on a replaced one or after a scrape outage, except what a scenario
+    acting on it expects (its target down)."""
+    if obs.long_running_target is None:
+        return
+    expected = [(e.alert, slot) for slot in obs.slots
+                if obs.backend_targets.get(slot.scenario.name) == obs.long_running_target
+                for e in slot.scenario.expect]
+    false = []
+    for (replica, labels_json), first_seen in sorted(obs.long_running_alerts.items(), key=lambda kv: kv[1]):
+        labels = json.loads(labels_json)
+        name = labels["alertname"]
+        if any(alert == name and obs.t0 + slot.start <= first_seen <= obs.t0 + slot.end for alert, slot in expected):
+            continue
+        # The labels that tell its series apart (violation_type, reason...).
+        static = set(obs.timing.rules[name].labels) if name in obs.timing.rules else set()
+        series = {k: v for k, v in labels.items()
+                  if k not in static | {"alertname", "instance", "job", "env", "replica"}}
+        which = "{" + ", ".join(f"{k}={v}" for k, v in sorted(series.items())) + "}" if series else ""
+        false.append(f"{name}{which} firing on {replica} from {_clock(first_seen - obs.t0)}")
+    result.add("the long-running backend's old counters raise no alert (fresh start, restart, replacement, "
+               "scrape outage)", not false, "; ".join(false[:10]) or
+               f"no alert about {obs.long_running_target} beyond what its scenarios expect")
+
+
+def judge(obs: Observations, result: Result, say: Callable[[str], None]) -> None:
+    """Every check of the run into `result`, the timelines and the report through `say`."""
+    notes = list(obs.notifications)
+    kinds = obs.receiver_kinds
     expected_by_time: list[tuple[float, float, set[str]]] = []
-    exactly_once_problems: list[str] = []
+    # (when the second copy arrived, what was duplicated)
+    exactly_once_problems: list[tuple[float, str]] = []
     skipped: list[str] = []
 
-    for slot in sorted(day.slots, key=lambda s: s.start):
+    for slot in sorted(obs.slots, key=lambda s: s.start):
         scenario = slot.scenario
-        start = day.t0 + slot.start
-        window_end = day.t0 + slot.end + 60
+        start = obs.t0 + slot.start
+        window_end = obs.t0 + slot.end + 60
         expected_by_time.append((start, window_end, {e.alert for e in scenario.expect}))
-        backend = day.backends.get(scenario.name)
+        backend = obs.backend_targets.get(scenario.name)
         timeline: list[tuple[float, str]] = []
         for step in scenario.steps:
-            if step.name and (scenario.name, step.name) in day.step_times:
-                timeline.append((day.step_times[(scenario.name, step.name)], f"step {step.name}"))
-        day.say(f"\n-- {scenario.name}: {scenario.title}")
+            if step.name and (scenario.name, step.name) in obs.step_times:
+                timeline.append((obs.step_times[(scenario.name, step.name)], f"step {step.name}"))
+        say(f"\n-- {scenario.name}: {scenario.title}")
         for expectation in scenario.expect:
             label = f"{scenario.name}: {expectation.alert}"
-            condition_at = day.step_times.get((scenario.name, expectation.from_step))
+            condition_at = obs.step_times.get((scenario.name, expectation.from_step))
             if condition_at is None:
                 result.add(label, False, f"step {expectation.from_step} never ran")
                 continue
-            episodes = [seen for seen in day.alerts_seen.values()
+            episodes = [seen for seen in obs.alerts_seen.values()
                         if seen.labels.get("alertname") == expectation.alert
                         and all(seen.labels.get(k) == v for k, v in expectation.labels.items())
                         and (backend is None or "instance" not in seen.labels
-                             or seen.labels["instance"] == backend.target)
+                             or seen.labels["instance"] == backend)
                         and seen.pending is not None and seen.pending >= condition_at - 10
                         and seen.pending <= window_end]
             episode = min(episodes, key=lambda e: e.pending) if episodes else None
@@ -72,10 +141,10 @@ def judge(day: "GameDay") -> None:
                 # Inhibition holds an alert back while its source fires. Once the
                 # scenario clears (the source stops firing a scrape and an
                 # evaluation later), a lesser alert that outlives it may speak.
-                clears = [day.step_times.get((scenario.name, e.resolved_after)) for e in scenario.expect
+                clears = [obs.step_times.get((scenario.name, e.resolved_after)) for e in scenario.expect
                           if e.resolved_after and not e.inhibited]
                 clears = [c for c in clears if c is not None]
-                held_until = (min(clears) + day.timing.scrape + day.timing.rule(expectation.alert).interval_seconds
+                held_until = (min(clears) + obs.timing.scrape + obs.timing.rule(expectation.alert).interval_seconds
                               if clears else window_end)
                 leaked = [n for n in about if n.status == "firing" and n.arrived <= held_until]
                 result.add(f"{label} inhibited", fired and not leaked,
@@ -83,12 +152,12 @@ def judge(day: "GameDay") -> None:
                            ("never fired in Prometheus: the inhibition was not put to the test" if not fired else
                             "reached " + ", ".join(sorted({n.kind for n in leaked}))))
                 continue
-            routed = set().union(*(kinds.get(r.receiver, set()) for r in day.timing.routes(expectation.alert, labels)))
+            routed = set().union(*(kinds.get(r.receiver, set()) for r in obs.timing.routes(expectation.alert, labels)))
             if routed != set(expectation.notify):
                 result.add(f"{label} routing", False, f"the routes send it to {sorted(routed)}, "
                            f"the scenario expects {list(expectation.notify)}")
-            bound = day.timing.fire_bound(expectation.alert, labels)
-            cleared_at = (day.step_times.get((scenario.name, expectation.resolved_after))
+            bound = obs.timing.fire_bound(expectation.alert, labels)
+            cleared_at = (obs.step_times.get((scenario.name, expectation.resolved_after))
                           if expectation.resolved_after else None)
             # Repeats are only duplicates while the alert is still the same episode.
             episode_end = episode.gone if episode and episode.gone else window_end
@@ -110,13 +179,13 @@ def judge(day: "GameDay") -> None:
                 result.latency_rows.append((scenario.name, expectation.alert, receiver, "firing", latency, bound, ratio))
                 result.add(f"{label} -> {receiver}", ratio <= TOLERANCE,
                            f"after {_clock(latency)}, bound {_clock(bound)} (ratio {ratio:.2f})")
-                repeat = max(r.repeat_interval for r in day.timing.routes(expectation.alert, labels))
+                repeat = max(r.repeat_interval for r in obs.timing.routes(expectation.alert, labels))
                 if len(firing) > 1 and firing[-1].arrived - first.arrived < repeat:
-                    exactly_once_problems.append(f"{label} reached {receiver} {len(firing)} times "
-                                                 f"(at {_arrivals(firing, day.t0)})")
+                    exactly_once_problems.append((firing[1].arrived, f"{label} reached {receiver} {len(firing)} "
+                                                  f"times (at {_arrivals(firing, obs.t0)})"))
                 if expectation.resolved_after and expectation.alert not in slot.awaited:
                     skipped.append(f"{label} resolution at {receiver}: bound "
-                                   f"{_clock(day.timing.resolve_bound(expectation, labels))} exceeds the --quick budget")
+                                   f"{_clock(obs.timing.resolve_bound(expectation, labels))} exceeds the --quick budget")
                 elif expectation.resolved_after:
                     if cleared_at is None:
                         result.add(f"{label} resolved at {receiver}", False,
@@ -127,7 +196,7 @@ def judge(day: "GameDay") -> None:
                                 and n.arrived >= cleared_at and n.arrived <= window_end
                                 and (expectation.alert in n.alertnames
                                      or (dedup and n.detail.get("dedup_key") == dedup))]
-                    limit = day.timing.resolve_bound(expectation, labels)
+                    limit = obs.timing.resolve_bound(expectation, labels)
                     if not resolved:
                         result.add(f"{label} resolved at {receiver}", False,
                                    f"no resolved notification within {_clock(window_end - cleared_at)}")
@@ -141,10 +210,11 @@ def judge(day: "GameDay") -> None:
                     result.add(f"{label} resolved at {receiver}", took <= limit * TOLERANCE,
                                f"after {_clock(took)}, bound {_clock(limit)}")
                     if len(resolved) > 1:
-                        exactly_once_problems.append(f"{label} resolution reached {receiver} {len(resolved)} "
-                                                     f"times (at {_arrivals(resolved, day.t0)})")
+                        exactly_once_problems.append((resolved[1].arrived, f"{label} resolution reached "
+                                                      f"{receiver} {len(resolved)} times "
+                                                      f"(at {_arrivals(resolved, obs.t0)})"))
         for when, what in sorted(timeline):
-            day.say(f"   {_clock(when - start):>10}  {what}")
+            say(f"   {_clock(when - start):>10}  {what}")
 
     # Nothing else may have been said to anyone.
     unexpected = []
@@ -157,35 +227,44 @@ def judge(day: "GameDay") -> None:
                                 or [set()]))
         if not note.alertnames or not note.alertnames <= allowed | ({"Watchdog"} if note.kind == "watchdog" else set()):
             what = ", ".join(sorted(note.alertnames)) or "no known alert name: " + note.text[:160]
-            unexpected.append(f"{_clock(note.arrived - day.t0)} {note.kind} {note.status}: {what}")
-    result.add("no unexpected notification", not unexpected, "; ".join(unexpected[:10]) or "none")
+            unexpected.append((note, f"{_clock(note.arrived - obs.t0)} {note.kind} {note.status}: {what}"))
+    result.add("no unexpected notification", not unexpected, "; ".join(u for _, u in unexpected[:10]) or "none")
     heartbeats = [n for n in notes if n.kind == "watchdog" and "Watchdog" in n.alertnames]
     result.add("Watchdog heartbeat reaches its receiver", bool(heartbeats), f"{len(heartbeats)} heartbeats")
-    result.add("stand-ins accepted every request", not day.recorder.rejected, "; ".join(day.recorder.rejected[:5]))
-    if len(day.alertmanagers) > 1:
-        result.add(f"each notification exactly once ({len(day.prometheus)} Prometheus, "
-                   f"{len(day.alertmanagers)} Alertmanagers, one killed mid-run)",
-                   not exactly_once_problems, "; ".join(exactly_once_problems) or "no duplicates")
+    result.add("stand-ins accepted every request", not obs.rejected, "; ".join(obs.rejected[:5]))
+    mails = [n for n in notes if n.kind == "email"]
+    if obs.smtp_requires_tls and mails:
+        over_tls = sum(bool(n.detail.get("tls")) for n in mails)
+        result.add("e-mail went over STARTTLS, the relay's certificate verified", over_tls == len(mails),
+                   f"{over_tls} of {len(mails)} e-mails over TLS")
+    if obs.alertmanager_replicas > 1:
+        result.add(f"each notification exactly once ({obs.prometheus_replicas} Prometheus, "
+                   f"{obs.alertmanager_replicas} Alertmanagers)",
+                   not exactly_once_problems, "; ".join(p for _, p in exactly_once_problems) or "no duplicates")
+    judge_disruptions(obs, result, unexpected, exactly_once_problems)
+    judge_long_running(obs, result)
 
     # The report.
-    day.say("\n== alert latency (condition true -> notification arrived; bound = scrape + evaluation + for + "
+    say("\n== alert latency (condition true -> notification arrived; bound = scrape + evaluation + for + "
             "group_wait; resolutions: scrape + evaluation + group_interval)")
-    day.say(f"   {'scenario':<16} {'alert':<30} {'receiver':<10} {'kind':<9} {'latency':>10} {'bound':>10} {'ratio':>6}")
+    say(f"   {'scenario':<16} {'alert':<30} {'receiver':<10} {'kind':<9} {'latency':>10} {'bound':>10} {'ratio':>6}")
     for row in result.latency_rows:
         scenario, alert, receiver, kind, latency, bound, ratio = row
-        day.say(f"   {scenario:<16} {alert:<30} {receiver:<10} {kind:<9} {_clock(latency):>10} "
+        say(f"   {scenario:<16} {alert:<30} {receiver:<10} {kind:<9} {_clock(latency):>10} "
                 f"{_clock(bound):>10} {ratio:6.2f}")
-    if day.config_changes:
-        day.say("\nconfiguration changed for this machine besides endpoints: " + "; ".join(day.config_changes))
-    day.say("\n== checks")
+    if obs.config_changes:
+        say("\nconfiguration changed for this machine besides endpoints: " + "; ".join(obs.config_changes))
+    say("\n== checks")
     for check in result.checks:
-        day.say(f"   {'PASS' if check.ok else 'FAIL'}  {check.name}" + (f": {check.detail}" if check.detail else ""))
+        say(f"   {'PASS' if check.ok else 'FAIL'}  {check.name}" + (f": {check.detail}" if check.detail else ""))
     for note in skipped:
-        day.say(f"   not awaited  {note}")
+        say(f"   not awaited  {note}")
     for empty in result.empty_panels:
-        day.say(f"   empty: {empty}")
-    day.say(f"\npanels with data: {result.panels_with_data}/{result.panels_total}")
+        say(f"   empty: {empty}")
+    say(f"\npanels with data: {result.panels_with_data}/{result.panels_total}")
     if result.ratios:
-        day.say(f"alert latency ratio: median {statistics.median(result.ratios):.2f}, max {max(result.ratios):.2f}")
+        say(f"alert latency ratio: median {statistics.median(result.ratios):.2f}, max {max(result.ratios):.2f}")
     else:
-        day.say("alert latency ratio: no notification arrived")
+        say("alert latency ratio: no notification arrived")
+    for kind, (count, duplicated) in result.exactly_once.items():
+        say(f"exactly once, {kind}: {count} notifications, {duplicated} duplicated")

@@ -19,6 +19,7 @@ from components.renderers.alertmanager import (
     alert_tick_seconds,
     peer_timeout_margin,
     peer_timeout_seconds,
+    render_alertmanager_command,
     render_alertmanager_config,
     render_templates,
 )
@@ -320,3 +321,20 @@ def test_a_clinical_page_reaches_the_clinical_on_call_and_every_other_page_the_e
                            *(f"{k}={v}" for k, v in labels.items()))
             assert result.returncode == 0 and result.stdout.strip() == receiver, \
                 f"{name} ({labels['tier']}) reaches {result.stdout.strip()}, not {receiver}"
+
+
+@pytest.mark.parametrize("settings", [PROD, DEV], ids=["prod", "dev"])
+def test_a_started_alertmanager_sends_nothing_until_prometheus_has_resent_every_firing_alert(settings):
+    rule_files = render_rule_files(settings)
+    [delay] = [arg for arg in render_alertmanager_command(settings, rule_files, replicas=3).args
+               if arg.startswith("--dispatch.start-delay=")]
+    seconds = duration_seconds(delay.split("=", 1)[1])
+    intervals = {duration_seconds(settings.evaluation_interval)} | {
+        duration_seconds(group["interval"]) for text in rule_files.values()
+        for group in yaml.safe_load(text)["groups"] if "interval" in group}
+    for interval in intervals:
+        # Prometheus resends at the first evaluation strictly after its 1m resend delay.
+        resend = next(k * interval for k in range(1, 100) if k * interval > 60)
+        assert seconds > resend, f"{interval}s groups are resent after {resend}s, the delay is {seconds}s"
+    # Not much longer: a full restart of the cluster holds every page that long.
+    assert seconds <= max(intervals) * 2 + 15

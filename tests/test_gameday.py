@@ -3,13 +3,17 @@ the stand-ins' protocols, the simulated backend against the metrics catalog, and
 local configuration changing endpoints only."""
 from __future__ import annotations
 
+import ast
+import dataclasses
 import json
 import os
-import shutil
+import re
 import signal
 import smtplib
+import ssl
 import subprocess
 import sys
+import threading
 import time
 from email.message import EmailMessage
 from pathlib import Path
@@ -21,16 +25,27 @@ import yaml
 from alerting.routing import inhibition_matchers, matches_all
 from components import constants as c
 from gameday import celery_app
+from gameday import run as gameday_run
 from gameday.backend import METRICS, SimulatedBackend
 from gameday.celery_side import redirect_exporter_flags
-from gameday.config import (LocalReceivers, LocalTargets, alert_rules, local_alertmanager_config,
-                            local_prometheus_config, prometheus_intervals, receiver_kinds, render)
+from gameday.config import (
+    LocalReceivers,
+    LocalTargets,
+    alert_rules,
+    local_alertmanager_config,
+    local_prometheus_config,
+    prometheus_intervals,
+    receiver_kinds,
+    render,
+)
+from gameday.observations import KILLED, REPLACED, ROLLED, Disruption, Observations, Result
 from gameday.plan import QUICK_MAX_FOR, Timing, schedule
 from gameday.procs import GamedayError, Supervisor, require_binary
-from gameday.run import judge_restored
-from gameday.scenarios import load_all
-from gameday.servers import AlertmanagerReplica
-from gameday.standins import Recorder, StandIns
+from gameday.run import KILLED_AWAY, MIN_READY_SECONDS, ROLL_AWAY, ROLL_START, GameDay, Options, Planned, judge_restored
+from gameday.scenarios import LONG_RUNNING_BACKEND, OWN_BACKEND, load, load_all
+from gameday.servers import AlertmanagerReplica, PrometheusReplica
+from gameday.standins import Notification, Recorder, StandIns
+from gameday.verdict import disruption_periods, judge_disruptions, judge_long_running
 from tests.support import rules as r
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -117,7 +132,52 @@ def test_the_full_set_covers_the_issues_incidents():
     names = {s.name for s in load_all()}
     assert {"utilization", "defense_level", "contingency", "coverage", "faculty", "load_shedding_level4",
             "acgme_violation", "failing_tasks", "workers_stopped", "queue_backlog", "backend_down",
-            "forged_tokens"} <= names
+            "forged_tokens", "scrape_outage"} <= names
+
+
+def test_the_scrape_outage_outlasts_the_counter_alerts_look_back_on_the_long_running_backend(timing):
+    outage = next(s for s in load_all() if s.name == "scrape_outage")
+    assert outage.backend == LONG_RUNNING_BACKEND and outage.exclusive
+    gap = outage.step("restored").at - outage.step("cut").at
+    # Longer than the 10m look-back plus the 5m staleness window of `offset 10m`:
+    # every old counter series has no sample at the offset when scraping resumes.
+    assert gap >= 15 * 60
+    assert [e.alert for e in outage.expect] == ["PrometheusTargetDown"]
+    slots = schedule(load_all(), timing, quick=True)
+    assert "scrape_outage" not in {slot.scenario.name for slot in slots}
+
+
+def test_scenarios_that_take_the_backend_out_of_sight_act_on_the_one_production_has():
+    # Production scrapes one backend target. Target-down alerts of two
+    # simulated backends would share an Alertmanager group: a replica that
+    # restarts meanwhile learns the first one's resolution again from
+    # Prometheus's resends and reports it beside the second one's page.
+    for scenario in load_all():
+        if any(action in step.actions for step in scenario.steps for action in ("backend", "scrape")):
+            assert scenario.backend == LONG_RUNNING_BACKEND, scenario.name
+
+
+def test_exclusive_scenarios_raising_the_same_alert_run_one_after_the_other(timing):
+    slots = {slot.scenario.name: slot for slot in schedule(load_all(), timing, quick=False)}
+    down, outage = slots["backend_down"], slots["scrape_outage"]
+    first, second = sorted((down, outage), key=lambda slot: slot.start)
+    assert second.start >= first.end, "the second target-down page would join the first one's group"
+
+
+def test_a_scenario_backend_is_its_own_or_the_long_running_one(tmp_path):
+    scenario = tmp_path / "outage.yml"
+    body = ("backend: {backend}\nsteps:\n  - {{at: 0s, name: cut, scrape: {action}}}\n"
+            "expect:\n  - {{alert: PrometheusTargetDown, from: cut, notify: [pagerduty]}}\n")
+    scenario.write_text(body.format(backend="long-running", action="cut"))
+    assert load(scenario).backend == LONG_RUNNING_BACKEND
+    scenario.write_text(body.format(backend="true", action="cut"))
+    assert load(scenario).backend == OWN_BACKEND
+    scenario.write_text(body.format(backend="elsewhere", action="cut"))
+    with pytest.raises(GamedayError, match="backend"):
+        load(scenario)
+    scenario.write_text(body.format(backend="true", action="off"))
+    with pytest.raises(GamedayError, match="cut"):
+        load(scenario)
 
 
 def test_scenarios_that_share_a_global_alert_do_not_overlap(timing):
@@ -134,7 +194,7 @@ def test_scenarios_that_share_a_global_alert_do_not_overlap(timing):
 def test_local_alertmanager_config_keeps_routes_inhibitions_and_templates(rendered, tmp_path):
     deployed = yaml.safe_load((rendered / "alertmanager/alertmanager.yml").read_text())
     receivers = LocalReceivers("http://127.0.0.1:1/v2/enqueue", "http://127.0.0.1:2/slack",
-                               "http://127.0.0.1:3/hook", "127.0.0.1:4")
+                               "http://127.0.0.1:3/hook", "127.0.0.1:4", smtp_ca_file=str(tmp_path / "ca.pem"))
     local, changes = local_alertmanager_config((rendered / "alertmanager/alertmanager.yml").read_text(),
                                                receivers, tmp_path / "templates", tmp_path / "secrets")
     assert local["route"] == deployed["route"]
@@ -148,10 +208,63 @@ def test_local_alertmanager_config_keeps_routes_inhibitions_and_templates(render
     assert all(isinstance(c, str) for c in changes)
 
 
+def test_local_alertmanager_config_changes_receivers_only_in_where_they_point(rendered, tmp_path):
+    deployed = yaml.safe_load((rendered / "alertmanager/alertmanager.yml").read_text())
+    receivers = LocalReceivers("http://127.0.0.1:1/v2/enqueue", "http://127.0.0.1:2/slack",
+                               "http://127.0.0.1:3/hook", "127.0.0.1:4", smtp_ca_file=str(tmp_path / "ca.pem"))
+    local, changes = local_alertmanager_config((rendered / "alertmanager/alertmanager.yml").read_text(),
+                                               receivers, tmp_path / "templates", tmp_path / "secrets")
+    by_name = {r["name"]: r for r in local["receivers"]}
+    deployed_by_name = {r["name"]: r for r in deployed["receivers"]}
+    # The heartbeat's URL is read from its secret file, as deployed.
+    [hook] = by_name["watchdog"]["webhook_configs"]
+    assert "url" not in hook
+    assert Path(hook["url_file"]).read_text() == receivers.watchdog_url
+    # STARTTLS as rendered; the only addition is the CA the stand-in's certificate chains to.
+    [mail] = by_name["email"]["email_configs"]
+    [deployed_mail] = deployed_by_name["email"]["email_configs"]
+    assert mail["require_tls"] is deployed_mail["require_tls"] is True
+    assert mail["tls_config"] == {"ca_file": receivers.smtp_ca_file}
+    assert {k: v for k, v in mail.items() if k not in ("smarthost", "auth_password_file", "tls_config")} == \
+           {k: v for k, v in deployed_mail.items() if k not in ("smarthost", "auth_password_file")}
+    assert changes == ["e-mail tls_config.ca_file: the SMTP stand-in's throwaway CA"]
+
+
+def test_every_secret_file_a_receiver_reads_exists_locally(rendered, tmp_path):
+    deployed = yaml.safe_load((rendered / "alertmanager/alertmanager.yml").read_text())
+    # A second PagerDuty service, as a stack routing some pages elsewhere has.
+    second = {"name": "pagerduty-second", "pagerduty_configs": [
+        {"routing_key_file": f"{c.ALERTMANAGER_SECRETS_DIR}/pagerduty_second_routing_key"}]}
+    deployed["receivers"].append(second)
+    receivers = LocalReceivers("http://127.0.0.1:1/v2/enqueue", "http://127.0.0.1:2/slack",
+                               "http://127.0.0.1:3/hook", "127.0.0.1:4", smtp_ca_file=str(tmp_path / "ca.pem"))
+    local, _ = local_alertmanager_config(yaml.safe_dump(deployed), receivers, tmp_path / "templates",
+                                         tmp_path / "secrets")
+    files = [value for receiver in local["receivers"] for kind, configs in receiver.items()
+             if kind.endswith("_configs") for config in configs for key, value in config.items()
+             if key.endswith("_file") and key != "ca_file"]
+    assert len(files) >= 5 and all(Path(f).is_file() and Path(f).read_text() for f in files), files
+    [key] = [r["pagerduty_configs"][0]["routing_key_file"] for r in local["receivers"]
+             if r["name"] == "pagerduty-second"]
+    assert Path(key).parent == tmp_path / "secrets"
+    # A secret whose meaning the game day does not know is an error, not an empty file.
+    deployed["global"] = {"opsgenie_api_key_file": f"{c.ALERTMANAGER_SECRETS_DIR}/opsgenie_api_key"}
+    with pytest.raises(GamedayError, match="opsgenie_api_key_file"):
+        local_alertmanager_config(yaml.safe_dump(deployed), receivers, tmp_path / "templates", tmp_path / "s2")
+
+
+def test_an_email_receiver_requiring_tls_needs_the_stand_ins_ca(rendered, tmp_path):
+    receivers = LocalReceivers("http://127.0.0.1:1/v2/enqueue", "http://127.0.0.1:2/slack",
+                               "http://127.0.0.1:3/hook", "127.0.0.1:4")
+    with pytest.raises(GamedayError, match="STARTTLS"):
+        local_alertmanager_config((rendered / "alertmanager/alertmanager.yml").read_text(), receivers,
+                                  tmp_path / "templates", tmp_path / "secrets")
+
+
 def test_local_alertmanager_config_passes_amtool(rendered, tmp_path):
     amtool = r.tool("amtool")
     receivers = LocalReceivers("http://127.0.0.1:1/v2/enqueue", "http://127.0.0.1:2/slack",
-                               "http://127.0.0.1:3/hook", "127.0.0.1:4")
+                               "http://127.0.0.1:3/hook", "127.0.0.1:4", smtp_ca_file=str(tmp_path / "ca.pem"))
     local, _ = local_alertmanager_config((rendered / "alertmanager/alertmanager.yml").read_text(), receivers,
                                          rendered / "alertmanager/templates", tmp_path / "secrets")
     path = tmp_path / "alertmanager.yml"
@@ -201,6 +314,27 @@ def test_alertmanager_replicas_run_the_deployed_flags_in_one_cluster(commands, t
            sorted(f"--cluster.peer={peer}" for peer in peers[1:])
 
 
+@pytest.mark.parametrize("external_url", [None, "https://alerts.hospital.example"])
+def test_servers_answer_at_their_local_address_whether_or_not_the_stack_names_one(commands, tmp_path,
+                                                                                  external_url):
+    def deployed(service: str) -> tuple[str, ...]:
+        args = tuple(a for a in commands[service].args if not a.startswith("--web.external-url="))
+        return args + ((f"--web.external-url={external_url}",) if external_url else ())
+    servers = [AlertmanagerReplica(0, "alertmanager", tmp_path / "am.yml", tmp_path / "am-0",
+                                   deployed_args=deployed(c.ALERTMANAGER)),
+               PrometheusReplica(0, "prometheus", tmp_path / "p.yml", tmp_path / "p-0",
+                                 deployed_args=deployed(c.PROMETHEUS))]
+    for server in servers:
+        argv = server.argv()
+        # A flag given twice stops the server before it starts; the stack's
+        # external URL is what notifications link to, so it is kept.
+        assert [a for a in argv if a.startswith("--web.listen-address=")] == \
+               [f"--web.listen-address={server.target}"], server.name
+        assert [a for a in argv if a.startswith("--web.external-url=")] == \
+               [f"--web.external-url={external_url or server.url}"], server.name
+        assert "--web.route-prefix=/" in argv, server.name
+
+
 # -- the simulated backend is the application's metrics -----------------------------
 def test_backend_exposes_every_catalogued_backend_metric():
     catalog = yaml.safe_load((PROJECT / "catalog/metrics.yml").read_text())["metrics"]
@@ -246,6 +380,24 @@ def test_backend_down_refuses_connections_and_comes_back_on_the_same_port():
         backend.stop()
 
 
+def test_the_long_running_backend_has_old_violation_and_forged_token_counters():
+    backend = SimulatedBackend("long-running")
+    backend.record_history()
+    backend.start()
+    try:
+        text = requests.get(f"http://{backend.target}/metrics", timeout=5).text
+    finally:
+        backend.stop()
+    violations = re.findall(r'^schedule_violations_total\{violation_type="[^"]+"\} (\S+)$', text, re.M)
+    forged = re.findall(r'^auth_verification_failures_total\{reason="invalid_signature"\} (\S+)$', text, re.M)
+    assert violations and all(float(v) >= 1 for v in violations)
+    assert forged and float(forged[0]) >= 1
+    # Born weeks ago, as the application's _created series say.
+    born = re.findall(r'^(?:schedule_violations|auth_verification_failures)_created\{[^}]*\} (\S+)$', text, re.M)
+    assert len(born) == len(violations) + 1
+    assert all(time.time() - float(b) > 7 * 24 * 3600 for b in born)
+
+
 def test_backend_rejects_labels_the_application_does_not_use():
     backend = SimulatedBackend("labels")
     with pytest.raises(KeyError, match="labels"):
@@ -261,9 +413,9 @@ def test_tasks_are_named_and_routed_as_the_application_routes_them():
 
 # -- the stand-ins speak the receivers' protocols ---------------------------------------
 @pytest.fixture()
-def standins():
+def standins(tmp_path):
     recorder = Recorder(["CriticalUtilization", "HighUtilization"])
-    started = StandIns(recorder).start()
+    started = StandIns(recorder, tmp_path / "tls").start()
     yield started
     started.stop()
 
@@ -289,20 +441,47 @@ def test_slack_stand_in_answers_ok_and_reads_status(standins):
     assert note.status == "resolved" and note.alertnames == {"HighUtilization"}
 
 
-def test_smtp_stand_in_accepts_authenticated_mail(standins):
+def _alert_mail() -> EmailMessage:
     mail = EmailMessage()
     mail["Subject"] = "[FIRING:1] HighUtilization"
     mail["From"] = "am@hospital.example"
     mail["To"] = "oncall@hospital.example"
     mail.set_content("HighUtilization on backend")
+    return mail
+
+
+def test_smtp_stand_in_accepts_authenticated_mail_after_starttls_verified_by_the_runs_ca(standins):
+    host, port = standins.smarthost.split(":")
+    trusting = ssl.create_default_context(cafile=str(standins.certificate.ca_file))
+    with smtplib.SMTP(host, int(port), timeout=5) as client:
+        client.ehlo()
+        client.starttls(context=trusting)   # verifies the chain and the name 127.0.0.1
+        client.ehlo()
+        client.login("am@hospital.example", "secret")
+        client.send_message(_alert_mail())
+    [note] = standins.recorder.snapshot()
+    assert note.kind == "email" and note.alertnames == {"HighUtilization"} and note.detail["tls"] is True
+    assert standins.smtp_handler.logins == ["am@hospital.example"]
+
+
+def test_smtp_stand_in_refuses_login_and_mail_before_starttls(standins):
     host, port = standins.smarthost.split(":")
     with smtplib.SMTP(host, int(port), timeout=5) as client:
         client.ehlo()
-        client.login("am@hospital.example", "secret")
-        client.send_message(mail)
-    [note] = standins.recorder.snapshot()
-    assert note.kind == "email" and note.alertnames == {"HighUtilization"}
-    assert standins.smtp_handler.logins == ["am@hospital.example"]
+        assert client.has_extn("starttls")
+        with pytest.raises(smtplib.SMTPException):
+            client.login("am@hospital.example", "secret")
+        with pytest.raises(smtplib.SMTPException):
+            client.send_message(_alert_mail())
+    assert standins.recorder.snapshot() == [] and standins.smtp_handler.logins == []
+
+
+def test_the_smtp_certificate_is_trusted_only_through_the_runs_ca(standins):
+    host, port = standins.smarthost.split(":")
+    with smtplib.SMTP(host, int(port), timeout=5) as client:
+        client.ehlo()
+        with pytest.raises(ssl.SSLCertVerificationError):
+            client.starttls(context=ssl.create_default_context())
 
 
 def test_names_match_whole_words_only():
@@ -375,3 +554,135 @@ def test_an_alert_gone_after_a_restart_is_lost_unless_it_cleared_everywhere():
     before = [_alert("A", "firing", "2026-11-26T10:00:00Z")]
     assert judge_restored(before, [], before) == (["A gone"], 0, 0)
     assert judge_restored(before, [], []) == ([], 0, 1)
+
+
+# -- disruptions beside the scenarios ------------------------------------------------------
+def _finished_thread() -> threading.Thread:
+    thread = threading.Thread(target=lambda: None)
+    thread.start()
+    thread.join()
+    return thread
+
+
+def test_a_planned_disruption_waits_for_its_time_its_condition_and_its_predecessor():
+    first = Planned(lambda: None, 10.0)
+    second = Planned(lambda: None, 5.0, when=lambda elapsed: elapsed > 20, after=(first,))
+    assert not first.due(9.0) and first.due(10.0)
+    assert not second.due(30.0), "its predecessor has not run"
+    first.thread = _finished_thread()
+    assert first.done and not first.due(60.0)
+    assert not second.due(15.0) and second.due(30.0)
+
+
+def test_the_quick_run_has_room_for_the_rollout_and_then_the_kill(timing):
+    end = max(slot.end for slot in schedule(load_all(), timing, quick=True))
+    alertmanagers = 3
+    # Starting a replica takes a few seconds; allow ten.
+    rolled = max(ROLL_START, 0.1 * end) + alertmanagers * (ROLL_AWAY + 10 + MIN_READY_SECONDS)
+    assert max(rolled, 0.35 * end) + KILLED_AWAY < end
+
+
+def test_a_duplicate_belongs_to_the_latest_alertmanager_disruption_before_it():
+    roll = Disruption(ROLLED, "rolling", 100.0, 400.0)
+    kill = Disruption(KILLED, "killed", 450.0, 600.0)
+    assert disruption_periods([kill, roll], 900.0) == [(roll, 100.0, 450.0), (kill, 450.0, 900.0)]
+
+
+# -- the verdict reads a record of what the run observed ----------------------------------
+def _record(timing, **fields) -> Observations:
+    base = dict(t0=1000.0, t_end=2000.0, slots=tuple(schedule(load_all(), timing, quick=False)), timing=timing,
+                step_times={}, alerts_seen={}, notifications=(), rejected=(), receiver_kinds={},
+                backend_targets={"scrape_outage": "127.0.0.1:9001"}, long_running_target="127.0.0.1:9001",
+                long_running_alerts={}, disruptions=(), prometheus_replicas=2, alertmanager_replicas=3,
+                smtp_requires_tls=True, config_changes=())
+    base.update(fields)
+    return Observations(**base)
+
+
+def _labels(**labels) -> str:
+    return json.dumps({"instance": "127.0.0.1:9001", "job": "scheduler-backend", **labels}, sort_keys=True)
+
+
+def test_an_alert_about_the_long_running_backend_fails_unless_its_scenario_expects_it(timing):
+    record = _record(timing)
+    outage = next(slot for slot in record.slots if slot.scenario.name == "scrape_outage")
+    during = record.t0 + outage.start + 180
+    expected = {("prometheus-0", _labels(alertname="PrometheusTargetDown")): during}
+    result = Result()
+    judge_long_running(_record(timing, long_running_alerts=expected), result)
+    assert [c.ok for c in result.checks] == [True]
+    false_page = {**expected, ("prometheus-1", _labels(alertname="ACGMEViolationDetected",
+                                                       violation_type="1_in_7")): during + 300}
+    result = Result()
+    judge_long_running(_record(timing, long_running_alerts=false_page), result)
+    [check] = result.checks
+    assert not check.ok and "ACGMEViolationDetected{violation_type=1_in_7} firing on prometheus-1" in check.detail
+    # Outside its scenario's slot the target-down alert is no longer expected either.
+    late = {("prometheus-0", _labels(alertname="PrometheusTargetDown")): record.t0 + outage.end + 60}
+    result = Result()
+    judge_long_running(_record(timing, long_running_alerts=late), result)
+    assert not result.checks[0].ok
+
+
+def _note(kind: str, arrived: float, status: str, *names: str) -> Notification:
+    return Notification(kind, arrived, status, frozenset(names), " ".join(names))
+
+
+def test_each_alertmanager_disruption_answers_for_the_duplicates_until_the_next_one(timing):
+    roll = Disruption(ROLLED, "rolled", 1100.0, 1400.0)
+    kill = Disruption(KILLED, "killed", 1500.0, 1650.0)
+    notes = (_note("pagerduty", 1200.0, "firing", "CriticalUtilization"),
+             _note("pagerduty", 1210.0, "firing", "CriticalUtilization"),
+             _note("slack", 1700.0, "resolved", "LoadSheddingActive"))
+    duplicates = [(1210.0, "utilization: CriticalUtilization reached pagerduty 2 times")]
+    result = Result()
+    judge_disruptions(_record(timing, disruptions=(kill, roll), notifications=notes), result, [], duplicates)
+    by_name = {c.name.split(":")[0]: c for c in result.checks}
+    assert not by_name[ROLLED].ok and by_name[KILLED].ok
+    assert result.exactly_once == {ROLLED: (2, 1), KILLED: (1, 0)}
+
+
+def test_a_page_after_a_prometheus_comes_back_empty_fails_its_check(timing):
+    replaced = Disruption(REPLACED, "replaced", 1300.0, 1310.0)
+    page = _note("pagerduty", 1500.0, "firing", "SuspiciousAuthActivity")
+    result = Result()
+    judge_disruptions(_record(timing, disruptions=(replaced,), notifications=(page,)), result,
+                      [(page, "8m20s pagerduty firing: SuspiciousAuthActivity")], [])
+    [check] = result.checks
+    assert not check.ok and "1 unexpected pages" in check.detail
+
+
+def test_a_notification_twice_after_a_prometheus_comes_back_empty_fails_its_check(timing):
+    # The fresh replica resolves what it has no history of while the other
+    # still fires: Alertmanager reports the resolution, then pages again.
+    replaced = Disruption(REPLACED, "replaced", 1300.0, 1310.0)
+    result = Result()
+    judge_disruptions(_record(timing, disruptions=(replaced,)), result, [],
+                      [(1700.0, "forged_tokens: SuspiciousAuthActivity reached pagerduty 2 times")])
+    [check] = result.checks
+    assert not check.ok and "1 duplicated" in check.detail
+
+
+def test_verdict_knows_nothing_of_the_run():
+    tree = ast.parse((PROJECT / "gameday/verdict.py").read_text())
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    assert "gameday.run" not in imported
+
+
+def test_replica_counts_come_from_the_stack(monkeypatch, tmp_path):
+    def three_prometheus_five_alertmanagers(stack, outdir):
+        rendered = render(stack, outdir)
+        where = dataclasses.replace(rendered.topology, prometheus=("p",) * 3, alertmanager=("a",) * 5)
+        return dataclasses.replace(rendered, topology=where)
+    monkeypatch.setattr(gameday_run, "render", three_prometheus_five_alertmanagers)
+    counts = []
+    for options in (Options(stack="prod", workdir=tmp_path, keep=True),
+                    Options(stack="prod", workdir=tmp_path, keep=True, alertmanager_replicas=1)):
+        day = GameDay(options)
+        try:
+            day.prepare()
+            counts.append((day.prometheus_replicas, day.alertmanager_replicas))
+        finally:
+            day.close()
+    assert counts == [(3, 5), (3, 1)]

@@ -1,8 +1,11 @@
 """The quick game day, end to end on real servers (about 12 minutes; marker `gameday`).
 
-Real Prometheus 2.42 (two replicas) and Alertmanager 0.25 (three, clustered,
-one killed mid-run), Redis, a Celery worker and the Celery exporter, configured
-with the prod stack's rendered files. Fails, never skips, when a tool is missing.
+The Prometheus and Alertmanager releases the prod stack deploys (built into
+.cache/bin; the run checks their versions): two Prometheus replicas, one
+restarted on its data and later replaced with an empty data directory, and
+three clustered Alertmanagers, rolled one at a time and later one killed;
+Redis, a Celery worker and the Celery exporter, configured with the prod
+stack's rendered files. Fails, never skips, when a tool is missing.
 """
 from __future__ import annotations
 

@@ -244,17 +244,60 @@ LONGEST_PEER_TIMEOUT = 30
 def peer_timeout_seconds(replicas: int, tick: float, group_waits: Iterable[float]) -> Optional[int]:
     """The --cluster.peer-timeout (whole seconds) for `replicas` clustered Alertmanagers.
 
-    The replica at position k of the cluster sends a notification only after
-    waiting k x peer-timeout and finding that no peer has logged it. The
-    replicas flush a group at moments that differ by whole evaluation ticks
-    of the rules (`tick`), shifted by the route's group_wait when one replica
-    received the alert fresh and another only later (a restarted replica
-    flushes a group it learns late at once). If k x peer-timeout equals such a
-    shift, two replicas look at the notification log at the same instant and
-    both send. Alertmanager's default of 15 s does exactly that for three
-    replicas and 30 s ticks. The chosen value keeps every k x peer-timeout
-    as far as possible from every shift; of equally good values, the shortest.
-    None for a single Alertmanager, which has no peers to wait for.
+    How a cluster sends once (Alertmanager 0.35.0: notify/notify.go,
+    notify/cluster_stages.go, notify/dedup_stage.go, app/cluster.go): every
+    replica flushes every alert group itself. Before sending, the replica at
+    position k (its rank among the peer names; a restarted replica takes a
+    new name, which sorts last) waits k x peer-timeout, then reads the
+    gossiped notification log and sends only what no peer has logged. Two
+    replicas send the same notification when they read the log within the
+    time one send takes to reach the other's log: the receiver's answer plus
+    the gossip.
+
+    When replicas flush (dispatch/dispatch.go): a group flushes group_wait
+    after its first alert, then every group_interval. Prometheus sends alerts
+    right after an evaluation, so the flushes fall on the grid of evaluation
+    ticks (`tick`: the rule intervals and group intervals are whole multiples
+    of it) shifted by group_wait. A replica that missed an alert's first send
+    (unreachable for a moment, or restarted without a start delay) gets it
+    with a resend and flushes a group of old alerts at once, without
+    group_wait. Since 0.30 that happens only when the group is created (the
+    `hasFlushed` reset on later inserts is gone), which still puts it on the
+    grid. 0.33's alert markers per aggregation group (silenced and inhibited
+    state kept per group) move no flush and write nothing to the log. So two
+    replicas flush a group whole ticks apart, plus 0 or +-group_wait, and a
+    duplicate needs k x peer-timeout to equal such a shift modulo the tick.
+
+    The exception is 0.30's `--dispatch.start-delay`, which the stack sets
+    (dispatch_start_delay_seconds: without it a restarted replica sends
+    inhibited alerts). A restarted replica flushes the groups of the alerts
+    firing when it came back all at once when the delay ends, at a moment
+    unrelated to the grid. No timeout keeps those groups apart from the
+    peers'; a duplicate needs one of their later notifications (a
+    resolution) to fall in the collision window measured below, about 2 s of
+    a 5m group_interval: under 1 in 100. Groups made after the delay are
+    back on the grid.
+
+    Alertmanager's default of 15 s fails with three replicas and 30 s ticks:
+    2 x 15 s is one tick, so the third replica reads the log at the instant
+    the first one sends. Measured on the 0.35.0 binaries (3 clustered
+    replicas with debug logs, one killed and restarted on its data directory
+    and given each group's alert again at offsets over a whole 5m
+    group_interval, in 0.25 s steps and in 0.1 s steps near the predicted
+    collisions): duplicates came only where that replica read the log from
+    0.15 s before to 2 s after the first one (the first one's entry took up
+    to 2 s to arrive when it had just logged a hundred groups at once), and
+    from 1.9 s before to 2.6 s after when the receiver took 2 s to answer:
+    a 3 s margin holds. With 15 s that is at offset 270 s, a whole number of
+    ticks, which a missed first send gives every Slack and e-mail group
+    (duplicated when measured); with 17 s at 266 s, which the grid never
+    gives (no duplicate at any offset it gives, multiples of 10 s).
+
+    The chosen value keeps every k x peer-timeout farthest from every shift;
+    of equally good values, the shortest (it delays only the backup
+    replicas). 17 s for three replicas and 30 s ticks: 17 s is 3 s from the
+    20 s shift, 2 x 17 s = 34 s is 4 s from a tick. None for a single
+    Alertmanager, which has no peers to wait for.
     """
     if replicas < 2:
         return None
@@ -282,13 +325,46 @@ def alert_tick_seconds(settings: Settings, rule_files: dict[str, str]) -> float:
     Prometheus sends alerts right after a group's evaluation, and Alertmanager
     flushes groups every group_interval; both are whole multiples of this.
     """
-    steps = {duration_seconds(settings.evaluation_interval)}
+    steps = rule_intervals(settings, rule_files)
+    steps.update(duration_seconds(t["group_interval"]) for t in TIMING.values())
+    return math.gcd(*(round(step * 1000) for step in steps)) / 1000
+
+
+# Prometheus's --rules.alert.resend-delay, which the stack leaves at its
+# default: a firing alert is sent again at the first evaluation of its group
+# more than this after the last send.
+PROMETHEUS_RESEND_DELAY = 60.0
+# The evaluation that resends, and the send, take a moment past its timestamp.
+START_DELAY_MARGIN = 10.0
+
+
+def rule_intervals(settings: Settings, rule_files: dict[str, str]) -> set[float]:
+    """Every evaluation interval the rule groups run at."""
+    intervals = {duration_seconds(settings.evaluation_interval)}
     for text in rule_files.values():
         for group in (yaml.safe_load(text) or {}).get("groups", []):
             if "interval" in group:
-                steps.add(duration_seconds(group["interval"]))
-    steps.update(duration_seconds(t["group_interval"]) for t in TIMING.values())
-    return math.gcd(*(round(step * 1000) for step in steps)) / 1000
+                intervals.add(duration_seconds(group["interval"]))
+    return intervals
+
+
+def dispatch_start_delay_seconds(settings: Settings, rule_files: dict[str, str]) -> int:
+    """The --dispatch.start-delay (whole seconds): how long a started Alertmanager sends nothing.
+
+    Alerts are not gossiped: an Alertmanager that restarts (a lost node, each
+    pod of a rollout) knows no alert until Prometheus resends it, at the first
+    evaluation of the alert's group more than the resend delay after the last
+    send: after up to 90 s for the 30 s groups, 120 s for the 1m groups.
+    Alertmanager flushes a group of old alerts as soon as it has one, so an
+    inhibited alert resent before the alert inhibiting it goes out (measured
+    on 0.35.0: a restarted replica sent the inhibited alert 44 s after it came
+    back, the peers having held it back all along). Held until every firing
+    alert is back, the restarted replica inhibits as its peers do (none sent
+    with a 60 s delay). Single Alertmanagers too: there no peer stands in.
+    """
+    resent_within = max(interval * (math.floor(PROMETHEUS_RESEND_DELAY / interval) + 1)
+                        for interval in rule_intervals(settings, rule_files))
+    return math.ceil(resent_within + START_DELAY_MARGIN)
 
 
 def render_alertmanager_command(settings: Settings, rule_files: dict[str, str], replicas: int) -> Command:
@@ -296,6 +372,7 @@ def render_alertmanager_command(settings: Settings, rule_files: dict[str, str], 
     args = [f"--config.file={c.ALERTMANAGER_CONFIG_DIR}/alertmanager.yml",
             f"--storage.path={c.ALERTMANAGER_DATA_DIR}",
             f"--data.retention={SILENCE_RETENTION}",
+            f"--dispatch.start-delay={dispatch_start_delay_seconds(settings, rule_files)}s",
             # Notifications link here (alerts, silences); the API stays at /.
             f"--web.external-url={settings.alertmanager_url}",
             "--web.route-prefix=/"]
