@@ -149,3 +149,42 @@ def test_no_module_imports_from_a_layer_above_it():
             elif order.index(layer_of(target)) > order.index(layer_of(module)):
                 problems.append(f"{module} ({layer_of(module)}) imports {target} ({layer_of(target)})")
     assert not problems, "\n".join(sorted(problems))
+
+
+def test_no_two_modules_import_each_other_even_through_others():
+    graph = import_graph()
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(node: str) -> None:      # Tarjan's strongly connected components
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in graph.get(node, ()):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    assert not cycles, f"modules importing each other: {cycles}"
+
+
+def test_the_tree_passes_the_linter():
+    # ruff.toml: unused or undefined names and unsorted imports fail the suite.
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", str(PROJECT_DIR)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
