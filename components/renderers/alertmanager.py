@@ -325,7 +325,7 @@ def alert_tick_seconds(settings: Settings, rule_files: dict[str, str]) -> float:
     Prometheus sends alerts right after a group's evaluation, and Alertmanager
     flushes groups every group_interval; both are whole multiples of this.
     """
-    steps = rule_intervals(settings, rule_files)
+    steps = alerting_intervals(settings, rule_files)
     steps.update(duration_seconds(t["group_interval"]) for t in TIMING.values())
     return math.gcd(*(round(step * 1000) for step in steps)) / 1000
 
@@ -338,14 +338,17 @@ PROMETHEUS_RESEND_DELAY = 60.0
 START_DELAY_MARGIN = 10.0
 
 
-def rule_intervals(settings: Settings, rule_files: dict[str, str]) -> set[float]:
-    """Every evaluation interval the rule groups run at."""
-    intervals = {duration_seconds(settings.evaluation_interval)}
-    for text in rule_files.values():
-        for group in (yaml.safe_load(text) or {}).get("groups", []):
-            if "interval" in group:
-                intervals.add(duration_seconds(group["interval"]))
-    return intervals
+def alerting_intervals(settings: Settings, rule_files: dict[str, str]) -> set[float]:
+    """The evaluation intervals of the rule groups that hold alerts.
+
+    Only those send to Alertmanager; a group of recording rules (the task
+    counts, every 5m) sends nothing, so its interval must not lengthen the
+    start delay nor move the flush grid.
+    """
+    return {duration_seconds(group.get("interval", settings.evaluation_interval))
+            for text in rule_files.values()
+            for group in (yaml.safe_load(text) or {}).get("groups", [])
+            if any("alert" in rule for rule in group.get("rules", []))}
 
 
 def dispatch_start_delay_seconds(settings: Settings, rule_files: dict[str, str]) -> int:
@@ -363,7 +366,7 @@ def dispatch_start_delay_seconds(settings: Settings, rule_files: dict[str, str])
     with a 60 s delay). Single Alertmanagers too: there no peer stands in.
     """
     resent_within = max(interval * (math.floor(PROMETHEUS_RESEND_DELAY / interval) + 1)
-                        for interval in rule_intervals(settings, rule_files))
+                        for interval in alerting_intervals(settings, rule_files))
     return math.ceil(resent_within + START_DELAY_MARGIN)
 
 
