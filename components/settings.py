@@ -458,10 +458,10 @@ SETTINGS: tuple[Setting, ...] = (
             "prom/prometheus:v3.14.0",
             "Prometheus image, pinned to a release (3.10 or later). Change to upgrade Prometheus; "
             "./scripts/test then builds and tests that release."),
-    Setting("alertmanagerImage", _release_image((0, 28, 0), "the Watchdog's heartbeat reads its URL "
-                                                "with the webhook url_file, which works from 0.28"),
+    Setting("alertmanagerImage", _release_image((0, 30, 0), "every replica starts with "
+                                                "--dispatch.start-delay, a flag from 0.30 (an older one exits)"),
             "prom/alertmanager:v0.35.0",
-            "Alertmanager image, pinned to a release (0.28 or later). Change to upgrade Alertmanager; "
+            "Alertmanager image, pinned to a release (0.30 or later). Change to upgrade Alertmanager; "
             "./scripts/test then builds and tests that release."),
     Setting("grafanaImage", _image, "grafana/grafana:13.2.3",
             "Grafana image. Change to upgrade Grafana."),
