@@ -37,6 +37,12 @@ CONTRACT_RECORDING_RULES = {
     "queue_name:celery_task_failed:increase5m",
     "queue_name:celery_task_runtime_sum:increase5m",
     "queue_name:celery_task_runtime_count:increase5m",
+    # The backend's event counts in 5-minute windows (rules/scheduler_event_counts.yml): the auth, idempotency
+    # and health check stats add them up instead of reading every backend's counters and _created series.
+    "job:auth_tokens_issued:increase5m",
+    "job:auth_verification_failures:increase5m",
+    "job_outcome:idempotency_requests:increase5m",
+    "job:resilience_health_check_failures:increase5m",
 }
 # What the SLO dashboard reads: the rules generated from slos/*.yml.
 SLO_RECORDING_RULES = {
@@ -328,8 +334,9 @@ def test_behaviour_of_panel_queries_on_data(tmp_path):
         (tmp_path / f"cases{index}.yml").write_text(yaml.safe_dump({"groups": [{"name": "cases", "rules": rules}]}))
         # promtool evaluates every group at the test file's interval, whatever the group's
         # own: each run takes the interval its recording groups are deployed with. That
-        # is every minute but for scheduler_task_counts, whose 5-minute counts only add
-        # up when each window follows the last; the panels read those through ranges.
+        # is every minute but for scheduler_task_counts and scheduler_event_counts, whose
+        # 5-minute counts only add up when each window follows the last; the panels read
+        # those through ranges.
         # (A panel that reads a recorded series at its latest sample needs one-minute
         # evaluations: Prometheus 3 excludes a sample exactly one lookback (5m) old.)
         intervals = {group.get("interval", "1m") for file_name in files
