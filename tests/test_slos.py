@@ -139,7 +139,15 @@ def test_generated_rules_are_the_workbooks_formulas(overrides, expected):
                 # Under 2h, the window's valid and good rates over the raw counters, each recorded
                 # once, so a page comes as soon as its short window says.
                 for name in (f"slo:sli_valid:rate{ratio_window}", f"slo:sli_good:rate{ratio_window}"):
-                    assert ranges(rules[(name, slo, None)]["expr"]) == {ratio_window}
+                    rate = rules[(name, slo, None)]["expr"]
+                    if slo == "api_availability":
+                        # Good requests are valid ones with status!="5xx": both are summed from one rate of
+                        # the valid requests per status, so each raw series is read once per window.
+                        split = f"slo_status:sli_valid:rate{ratio_window}"
+                        assert metric_names(rate) == {split}, rate
+                        rate = rules[(split, slo, None)]["expr"]
+                        assert "sum by (status) (rate(" in rate
+                    assert ranges(rate) == {ratio_window}, rate
                 if ratio_window != "5m":
                     assert metric_names(rule["expr"]) == {f"slo:sli_valid:rate{ratio_window}",
                                                           f"slo:sli_good:rate{ratio_window}"}, rule["expr"]

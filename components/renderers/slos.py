@@ -77,10 +77,11 @@ LABEL_KEYS = ("component", "tier", "compliance")
 
 @dataclass(frozen=True)
 class Selector:
-    """A PromQL vector selector as written, and the scrape job it names."""
+    """A PromQL vector selector as written, the scrape job it names, and its label matchers."""
     text: str
     metric: str
     job: str
+    matchers: tuple = ()       # (label, operator, value) as written
 
 
 @dataclass(frozen=True)
@@ -227,7 +228,7 @@ def parse_selector(text: str) -> Selector:
     if len(jobs) != 1:
         raise ValueError(f"a selector with exactly one job=\"...\" matcher, such as job=\"{c.JOB_BACKEND}\": the "
                          "alerts name the scrape job, so a target that is down silences them")
-    return Selector(text.strip(), metric_match.group(1), jobs[0])
+    return Selector(text.strip(), metric_match.group(1), jobs[0], tuple(matchers))
 
 
 def _unknown(keys: dict, allowed: tuple[str, ...], lines: dict, where: str, prefix: str = "") -> None:
@@ -413,6 +414,15 @@ def _recorded_ratio(slo: str, window: str) -> str:
             f"  / (sum_over_time({_selector('slo:sli_valid:rate5m', slo)}[{window}]) > 0)\n")
 
 
+def _good_within_valid(good: Selector, valid: Selector) -> Optional[tuple[tuple, list[str]]]:
+    """The matchers that make good events out of valid ones, and the labels they name, when good events are
+    valid events' series that carry given labels (the same metric with more matchers); None otherwise."""
+    extra = tuple(m for m in good.matchers if m not in valid.matchers)
+    if good.metric != valid.metric or not set(valid.matchers) <= set(good.matchers) or not extra:
+        return None
+    return extra, sorted({label for label, _, _ in extra})
+
+
 def _recorded_bad_rate(slo: str, window: str) -> str:
     """Valid minus good events per second over a window, from that window's recorded rates (see _bad_rate)."""
     valid, good = _selector(f"slo:sli_valid:rate{window}", slo), _selector(f"slo:sli_good:rate{window}", slo)
@@ -450,12 +460,30 @@ def _recording_rules(objective: Objective) -> list[dict]:
     # run in order and each sees the samples the earlier ones wrote), so a page comes as soon as its
     # short window says. Taking the ratio from the raw counters directly read the valid requests
     # three times and the good ones once, for each window (python -m benchmark).
+    # Where good events are valid events' series with given labels (status!="5xx"), the valid ones
+    # are rated once, per value of those labels, and both sums are taken from that: every raw series
+    # is read once per window.
     raw_windows = [w for w in ALERT_RATIO_WINDOWS if duration_seconds(w) < RECORDED_RATIO_FROM_SECONDS]
+    within = _good_within_valid(slo.good, slo.valid)
     for window in raw_windows:
-        rules += [
-            {"record": f"slo:sli_valid:rate{window}", "expr": _rate(slo.valid, window), "labels": label},
-            {"record": f"slo:sli_good:rate{window}", "expr": _rate(slo.good, window), "labels": label},
-        ]
+        if within:
+            extra, split = within
+            level = "_".join(["slo", *split])
+            rules += [
+                {"record": f"{level}:sli_valid:rate{window}",
+                 "expr": _rate(slo.valid, window, f" by ({', '.join(split)}) "), "labels": label},
+                {"record": f"slo:sli_valid:rate{window}",
+                 "expr": f"sum({_selector(f'{level}:sli_valid:rate{window}', name)})", "labels": label},
+                {"record": f"slo:sli_good:rate{window}",
+                 "expr": f"sum({_selector(f'{level}:sli_valid:rate{window}', name)[:-1]}, "
+                         f"{', '.join(f'{k}{op}{chr(34)}{v}{chr(34)}' for k, op, v in extra)}}})",
+                 "labels": label},
+            ]
+        else:
+            rules += [
+                {"record": f"slo:sli_valid:rate{window}", "expr": _rate(slo.valid, window), "labels": label},
+                {"record": f"slo:sli_good:rate{window}", "expr": _rate(slo.good, window), "labels": label},
+            ]
         if window == "5m":
             rules.append({"record": "slo:sli_error:rate5m", "expr": _recorded_bad_rate(name, "5m") + "\n",
                           "labels": label})
