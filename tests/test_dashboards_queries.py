@@ -53,6 +53,11 @@ CONTRACT_RECORDING_RULES = {
     "job:celery_queue_length:sum", "queue_name:celery_queue_length:top20",
     "job:celery_worker_up:sum", "job:celery_worker_tasks_active:sum", "hostname:celery_worker_tasks_active:top20",
     "algorithm_outcome:schedule_generation:rate5m", "violation_type:schedule_violations:top20_rate5m",
+    # The resilience gauges and event counters over every backend (rules/scheduler_resilience.yml).
+    "job_component:resilience_utilization_rate:max", "job:resilience_defense_level:max",
+    "job:resilience_coverage_rate:min", "job:resilience_buffer_remaining:min", "job:resilience_active_fallbacks:max",
+    "job:resilience_suspended_activities:max", "job_type:resilience_faculty_available:max",
+    "job_severity:resilience_crisis_activations_total:sum", "job_scenario:resilience_fallback_activations_total:sum",
 }
 # What the SLO dashboard reads: the rules generated from slos/*.yml.
 SLO_RECORDING_RULES = {
