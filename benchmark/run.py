@@ -24,7 +24,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
 import yaml
 
@@ -119,6 +119,7 @@ class GroupResult:
     durations: list[float] = field(default_factory=list)
     samples_touched: int = 0
     samples_written: float = 0
+    rules: list = field(default_factory=list)     # (rule, seconds) of the last evaluation, slowest first
 
     @property
     def worst(self) -> float:
@@ -231,6 +232,11 @@ def measure_rules(running: server.Server, stack: Stack, evaluations: int,
         if all(len(result.durations) >= needed[name] for name, result in results.items()):
             break
         time.sleep(1)
+    # Each rule's share of its group's last evaluation, from the rules API.
+    for group in running.api("/api/v1/rules")["groups"]:
+        if group["name"] in results:
+            timed = [(rule["name"], float(rule.get("evaluationTime", 0))) for rule in group["rules"]]
+            results[group["name"]].rules = sorted(timed, key=lambda item: -item[1])
     # Samples each group's queries touch, from the query engine's own statistics.
     for name, group in definitions.items():
         for rule in group["rules"]:
@@ -240,10 +246,21 @@ def measure_rules(running: server.Server, stack: Stack, evaluations: int,
     return list(results.values())
 
 
-def measure_dashboards(running: server.Server, stack: Stack, repeat: int,
-                       say: Callable[[str], None]) -> list[DashboardResult]:
+def selected(dashboards: list[grafana.Dashboard], titles: Optional[list[str]]) -> list[grafana.Dashboard]:
+    """The dashboards whose title contains one of `titles` (any case); all of them without a list."""
+    if not titles:
+        return dashboards
+    chosen = [d for d in dashboards if any(t.lower() in d.title.lower() for t in titles)]
+    if not chosen:
+        raise ValueError(f"no dashboard title contains any of {titles}; the titles: "
+                         f"{', '.join(d.title for d in dashboards)}")
+    return chosen
+
+
+def measure_dashboards(running: server.Server, stack: Stack, repeat: int, say: Callable[[str], None],
+                       titles: Optional[list[str]] = None) -> list[DashboardResult]:
     results = []
-    for dashboard in stack.dashboards:
+    for dashboard in selected(stack.dashboards, titles):
         for range_name, range_ms in RANGES:
             end_s = int(time.time())
             timing = grafana.Timing.of(range_ms, stack.scrape_interval_ms)
@@ -305,8 +322,12 @@ def storage(running: server.Server, data: Path, head_from: int, now: int) -> dic
     return {"head": head, "rss": memory["rss"], "peak": memory["peak"], "disk": total, "per_day": per_day}
 
 
+PHASES = ("rules", "dashboards")
+
+
 def run_scale(stack: Stack, scale: float, work: Path, *, evaluations: int = 3, repeat: int = 3,
-              keep: bool = False, say: Callable[[str], None] = print) -> ScaleResult:
+              keep: bool = False, say: Callable[[str], None] = print, phases: tuple[str, ...] = PHASES,
+              titles: Optional[list[str]] = None) -> ScaleResult:
     wall = int(time.time() * 1000)
     now = wall + FUTURE_MS
     timeline = Timeline(start=now - MONTH_MS, now=now, last_deploy=wall - HOUR_MS)
@@ -338,16 +359,18 @@ def run_scale(stack: Stack, scale: float, work: Path, *, evaluations: int = 3, r
     running = server.start(work, data, stack.prometheus_yml, stack.rule_files, stack.flags)
     try:
         say(f"{step} server: Prometheus ready on the month in {time.time() - started:.0f} s")
-        started = time.time()
-        result.groups = measure_rules(running, stack, evaluations, say)
-        worst = max(result.groups, key=lambda g: g.ratio)
-        say(f"{step} rules: {len(result.groups)} groups, worst {worst.name} {worst.worst * 1000:.1f} ms of "
-            f"{worst.interval_s:g} s ({time.time() - started:.0f} s)")
-        started = time.time()
-        result.dashboards = measure_dashboards(running, stack, repeat, say)
-        slowest = max((d for d in result.dashboards if d.range_name == "7d"), key=lambda d: d.seconds)
-        say(f"{step} dashboards: slowest 7-day load {slowest.title} {slowest.seconds:.2f} s "
-            f"({time.time() - started:.0f} s)")
+        if "rules" in phases:
+            started = time.time()
+            result.groups = measure_rules(running, stack, evaluations, say)
+            worst = max(result.groups, key=lambda g: g.ratio)
+            say(f"{step} rules: {len(result.groups)} groups, worst {worst.name} {worst.worst * 1000:.1f} ms of "
+                f"{worst.interval_s:g} s ({time.time() - started:.0f} s)")
+        if "dashboards" in phases:
+            started = time.time()
+            result.dashboards = measure_dashboards(running, stack, repeat, say, titles)
+            slowest = max((d for d in result.dashboards if d.range_name == "7d"), key=lambda d: d.seconds)
+            say(f"{step} dashboards: slowest 7-day load {slowest.title} {slowest.seconds:.2f} s "
+                f"({time.time() - started:.0f} s)")
         if time.time() * 1000 > now:
             say(f"{step} warning: the run outlasted the synthetic month's end; the last measurements saw stale data")
         sizes = storage(running, data, head_from, now)
@@ -357,6 +380,8 @@ def run_scale(stack: Stack, scale: float, work: Path, *, evaluations: int = 3, r
             f"(peak {result.peak_bytes / 2**20:.0f} MiB), {result.disk_per_day_bytes / 2**20:.0f} MiB/day")
     finally:
         running.stop()
-        if not keep:
+        if keep:
+            say(f"{step} kept the TSDB in {data}")
+        else:
             shutil.rmtree(data, ignore_errors=True)
     return result

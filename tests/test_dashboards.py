@@ -140,6 +140,14 @@ PER_QUEUE_METRICS = {
     "celery_task_runtime_sum", "celery_task_runtime_count", "celery_task_runtime_bucket",
     "name_queue_name:celery_task_succeeded:rate5m", "name_queue_name:celery_task_failed:rate5m",
     "name_queue_name_le:celery_task_runtime_bucket:rate5m",
+    "queue_name:celery_task_succeeded:increase5m", "queue_name:celery_task_failed:increase5m",
+    "queue_name:celery_task_runtime_sum:increase5m", "queue_name:celery_task_runtime_count:increase5m",
+}
+# Recorded over every queue: read only with All (guarded), never for chosen queues.
+ALL_QUEUE_METRICS = {
+    "job:celery_queue_length:sum", "queue_name:celery_queue_length:top20", "job:celery_task_succeeded:rate5m",
+    "job:celery_task_failed:rate5m", "name:celery_task_succeeded:top20_rate5m", "name:celery_task_failed:top20_rate5m",
+    "le:celery_task_runtime_bucket:rate5m",
 }
 PER_QUEUE_PANELS = {2, 3, 5, 6, 7, 9, 12, 13, 14}
 # These two follow one named task each (on the resilience queue), whatever the filter says.
@@ -298,11 +306,40 @@ def _selectors(expr: str) -> list[promql_parser.VectorSelector]:
     return found
 
 
+def _all_queue_branches(expr: str) -> list[str]:
+    """The selectors of each `X and on () up{job="celery-exporter", queue_name=~"$queue"}`'s X: the series a panel
+    reads over every queue, which the guard lets through only with All (^$, which no queue name matches)."""
+    found: list[str] = []
+
+    def unwrap(node):
+        return unwrap(node.expr) if isinstance(node, promql_parser.ParenExpr) else node
+
+    def visit(node):
+        if isinstance(node, promql_parser.BinaryExpr) and str(node.op) == "and":
+            guard = unwrap(node.rhs)
+            if isinstance(guard, promql_parser.VectorSelector) and guard.name == "up":
+                matchers = [(m.name, m.op, m.value) for m in guard.matchers.matchers]
+                assert ("queue_name", promql_parser.MatchOp.Re, "QUEUE_VARIABLE") in matchers, str(guard)
+                assert ("job", promql_parser.MatchOp.Equal, "celery-exporter") in matchers, str(guard)
+                assert str(node.modifier.matching) == "on ()", "the guard matches on () every series"
+                promql_parser.walk(node.lhs, lambda inner: found.append(str(inner))
+                                   if isinstance(inner, promql_parser.VectorSelector) else None)
+
+    promql_parser.walk(promql_parser.parse(substitute_grafana_macros(expr, {"queue": "QUEUE_VARIABLE"})), visit)
+    return found
+
+
 def test_per_queue_panels_follow_the_queue_filter():
     model = load("celery_tasks.json")
+    (variable,) = [v for v in model["templating"]["list"] if v["name"] == "queue"]
+    # All stands for no queue name: the queues' own series drop out, and the guarded series over every queue come in.
+    assert variable["includeAll"] and variable["allValue"] == "^$"
     for panel in content_panels(model):
         for target in panel["targets"]:
+            every_queue = _all_queue_branches(target["expr"])
             for selector in _selectors(target["expr"]):
+                if selector.name in ALL_QUEUE_METRICS:
+                    assert str(selector) in every_queue, f"{panel['title']}: {selector} is read for chosen queues"
                 if selector.name not in PER_QUEUE_METRICS:
                     continue
                 # MatchOp is not hashable: a list, compared with ==.
@@ -313,11 +350,13 @@ def test_per_queue_panels_follow_the_queue_filter():
                         f"{panel['title']}: {selector}"
                 else:
                     assert panel["id"] in PER_QUEUE_PANELS, f"{panel['title']} reads per-queue series"
-                    assert filtered, f"{panel['title']}: {selector} ignores $queue"
-    # Every panel listed as per-queue really is filtered (not merely allowed to be).
-    filtered_panels = {p["id"] for p in content_panels(model)
-                       if any('queue_name=~"$queue"' in t["expr"] for t in p["targets"])}
-    assert PER_QUEUE_PANELS <= filtered_panels
+                    assert filtered or str(selector) in every_queue, f"{panel['title']}: {selector} ignores $queue"
+    # Every panel listed as per-queue really is filtered (not merely allowed to be), and reads something with All.
+    for panel in content_panels(model):
+        if panel["id"] in PER_QUEUE_PANELS:
+            for target in panel["targets"]:
+                assert 'queue_name=~"$queue"' in target["expr"], f"{panel['title']} ignores $queue"
+                assert _all_queue_branches(target["expr"]), f"{panel['title']} reads nothing with All queues"
 
 
 def test_every_panel_has_a_unit(dashboard):
@@ -476,7 +515,7 @@ def test_raw_counter_rates_in_time_series_use_the_rate_interval(dashboard):
 def test_active_workers_reads_zero_when_every_worker_is_gone():
     panel = panel_by_id(load("celery_tasks.json"), 1)
     (target,) = panel["targets"]
-    assert re.fullmatch(r"count\(celery_worker_up\s*==\s*1\)\s+or\s+vector\(0\)", target["expr"])
+    assert re.fullmatch(r"sum\(job:celery_worker_up:sum\)\s+or\s+vector\(0\)", target["expr"])
 
 
 def test_summary_prints_every_dashboard_panel_and_threshold():
@@ -488,7 +527,7 @@ def test_summary_prints_every_dashboard_panel_and_threshold():
         for panel_id, (title, kind) in spec["panels"].items():
             assert f"[{panel_id}] {title} ({kind}," in result.stdout, title
     assert "yellow from 0.7, orange from 0.8, red from 0.9" in result.stdout
-    assert 'count(celery_worker_up == 1) or vector(0)' in result.stdout
+    assert 'sum(job:celery_worker_up:sum) or vector(0)' in result.stdout
 
 
 def test_summary_of_one_file_and_of_a_missing_file(tmp_path):

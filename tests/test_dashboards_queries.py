@@ -37,6 +37,27 @@ CONTRACT_RECORDING_RULES = {
     "queue_name:celery_task_failed:increase5m",
     "queue_name:celery_task_runtime_sum:increase5m",
     "queue_name:celery_task_runtime_count:increase5m",
+    # The backend's event counts in 5-minute windows (rules/scheduler_event_counts.yml): the auth, idempotency
+    # and health check stats add them up instead of reading every backend's counters and _created series.
+    "job:auth_tokens_issued:increase5m",
+    "job:auth_verification_failures:increase5m",
+    "job_outcome:idempotency_requests:increase5m",
+    "job:resilience_health_check_failures:increase5m",
+    "job:schedule_generation_duration_seconds_sum:increase5m",
+    "job:schedule_generation_duration_seconds_count:increase5m",
+    # What the week and month views draw over every queue, worker, task name or violation type, recorded each
+    # minute (rules/scheduler_tasks.yml, scheduler_performance.yml, scheduler_compliance.yml): totals, and the 20
+    # largest where a panel draws a line each.
+    "job:celery_task_succeeded:rate5m", "job:celery_task_failed:rate5m", "le:celery_task_runtime_bucket:rate5m",
+    "name:celery_task_succeeded:top20_rate5m", "name:celery_task_failed:top20_rate5m",
+    "job:celery_queue_length:sum", "queue_name:celery_queue_length:top20",
+    "job:celery_worker_up:sum", "job:celery_worker_tasks_active:sum", "hostname:celery_worker_tasks_active:top20",
+    "algorithm_outcome:schedule_generation:rate5m", "violation_type:schedule_violations:top20_rate5m",
+    # The resilience gauges and event counters over every backend (rules/scheduler_resilience.yml).
+    "job_component:resilience_utilization_rate:max", "job:resilience_defense_level:max",
+    "job:resilience_coverage_rate:min", "job:resilience_buffer_remaining:min", "job:resilience_active_fallbacks:max",
+    "job:resilience_suspended_activities:max", "job_type:resilience_faculty_available:max",
+    "job_severity:resilience_crisis_activations_total:sum", "job_scenario:resilience_fallback_activations_total:sum",
 }
 # What the SLO dashboard reads: the rules generated from slos/*.yml.
 SLO_RECORDING_RULES = {
@@ -290,6 +311,52 @@ BEHAVIOUR = {
     "slo_latency_sli_now_counts_slow_requests": dict(
         panel=("scheduler_slos", 1, "A"), variables={"slo": "api_latency"}, labels=LATENCY, round_to=0.0001, at="30m",
         expected=0.9, series={LATENCY_COUNT: "0+30x40", LATENCY_FAST: "0+27x40"}),
+    # The Celery Tasks dashboard with All queues ($queue = ^$, which no queue name matches): the panels read the
+    # series recorded over every queue, let through by the exporter's up series; chosen queues read their own.
+    "all_queues_success_rate_is_over_every_queue": dict(
+        panel=("celery_tasks", 3, "A"), variables={"queue": "^$"}, round_to=0.01, at="30m", expected=0.75,
+        series={"up{job=\"celery-exporter\"}": "1x40",
+                "celery_task_succeeded_total{job=\"celery-exporter\",name=\"t\",hostname=\"w1\",queue_name=\"default\"}": "0+3x40",
+                "celery_task_failed_total{job=\"celery-exporter\",name=\"u\",hostname=\"w1\",exception=\"E\",queue_name=\"exports\"}":
+                    "0+1x40"}),
+    "all_queues_total_depth_adds_every_queue": dict(
+        panel=("celery_tasks", 2, "A"), variables={"queue": "^$"}, round_to=1, at="30m", expected=7,
+        series={"up{job=\"celery-exporter\"}": "1x40",
+                "celery_queue_length{job=\"celery-exporter\",queue_name=\"default\"}": "3x40",
+                "celery_queue_length{job=\"celery-exporter\",queue_name=\"exports\"}": "4x40"}),
+    "a_chosen_queue_reads_only_its_own_depth": dict(
+        panel=("celery_tasks", 2, "A"), round_to=1, at="30m", expected=3,
+        series={"up{job=\"celery-exporter\"}": "1x40",
+                "celery_queue_length{job=\"celery-exporter\",queue_name=\"default\"}": "3x40",
+                "celery_queue_length{job=\"celery-exporter\",queue_name=\"exports\"}": "4x40"}),
+    "all_queues_processed_adds_every_queue": dict(
+        panel=("celery_tasks", 12, "A"), variables={"queue": "^$"}, round_to=1, at="25h", expected=23,
+        series={"up{job=\"celery-exporter\"}": "1x1500",
+                "celery_task_succeeded_total{name=\"t\",hostname=\"w1\",queue_name=\"default\"}": "100x600 110x900",
+                "celery_task_succeeded_total{name=\"u\",hostname=\"w1\",queue_name=\"exports\"}": "100x600 110x900",
+                "celery_task_failed_total{name=\"t\",hostname=\"w2\",exception=\"E\",queue_name=\"default\"}":
+                    "_x1200 3x300",
+                "celery_task_failed_created{name=\"t\",hostname=\"w2\",exception=\"E\",queue_name=\"default\"}":
+                    "_x1200 71990x300"}),
+    "all_queues_median_run_time_over_every_queue": dict(
+        # Half of the runs under 1 s, all under 5 s, in two queues: the median is the 1 s bound.
+        panel=("celery_tasks", 7, "A"), variables={"queue": "^$"}, round_to=0.01, at="30m", expected=1,
+        series={"up{job=\"celery-exporter\"}": "1x40",
+                "celery_task_runtime_bucket{name=\"t\",hostname=\"w1\",queue_name=\"default\",le=\"1\"}": "0+1x40",
+                "celery_task_runtime_bucket{name=\"t\",hostname=\"w1\",queue_name=\"default\",le=\"5\"}": "0+2x40",
+                "celery_task_runtime_bucket{name=\"t\",hostname=\"w1\",queue_name=\"default\",le=\"+Inf\"}": "0+2x40",
+                "celery_task_runtime_bucket{name=\"u\",hostname=\"w1\",queue_name=\"exports\",le=\"1\"}": "0+1x40",
+                "celery_task_runtime_bucket{name=\"u\",hostname=\"w1\",queue_name=\"exports\",le=\"5\"}": "0+2x40",
+                "celery_task_runtime_bucket{name=\"u\",hostname=\"w1\",queue_name=\"exports\",le=\"+Inf\"}": "0+2x40"}),
+    "all_queues_table_lists_every_task": dict(
+        panel=("celery_tasks", 9, "B"), variables={"queue": "^$"}, labels='{name="u"}', round_to=0.01, at="30m",
+        expected=0.05,
+        series={"up{job=\"celery-exporter\"}": "1x40",
+                "celery_task_succeeded_total{name=\"u\",hostname=\"w1\",queue_name=\"exports\"}": "0+3x40"}),
+    "schedule_generation_time_over_the_range": dict(
+        panel=("scheduler_overview", 13, "A"), round_to=0.01, at="6h30m", expected=20,
+        series={"schedule_generation_duration_seconds_sum{algorithm=\"greedy\"}": "0+40x400",
+                "schedule_generation_duration_seconds_count{algorithm=\"greedy\"}": "0+2x400"}),
     "idempotency_hit_rate_is_hits_over_all_outcomes": dict(
         panel=("scheduler_overview", 12, "A"), round_to=0.01, at="2h", expected=0.25,
         series={"idempotency_requests_total{outcome=\"cache_hit\"}": "0+1x150",
@@ -328,8 +395,9 @@ def test_behaviour_of_panel_queries_on_data(tmp_path):
         (tmp_path / f"cases{index}.yml").write_text(yaml.safe_dump({"groups": [{"name": "cases", "rules": rules}]}))
         # promtool evaluates every group at the test file's interval, whatever the group's
         # own: each run takes the interval its recording groups are deployed with. That
-        # is every minute but for scheduler_task_counts, whose 5-minute counts only add
-        # up when each window follows the last; the panels read those through ranges.
+        # is every minute but for scheduler_task_counts and scheduler_event_counts, whose
+        # 5-minute counts only add up when each window follows the last; the panels read
+        # those through ranges.
         # (A panel that reads a recorded series at its latest sample needs one-minute
         # evaluations: Prometheus 3 excludes a sample exactly one lookback (5m) old.)
         intervals = {group.get("interval", "1m") for file_name in files

@@ -49,6 +49,8 @@ GROUP_INTERVALS = {"scheduler_resilience": "30s", "scheduler_compliance": "1m", 
                    "scheduler_performance": "1m", "scheduler_security": "1m",
                    # Task counts for the Celery dashboard's day and hour stats.
                    "scheduler_task_counts": "5m",
+                   # The backend's event counts for the auth, idempotency and health check stats.
+                   "scheduler_event_counts": "5m",
                    # The monitors run at the stack's evaluationInterval.
                    "scheduler_monitoring": None,
                    # Generated from slos/*.yml (components/renderers/slos.py).
