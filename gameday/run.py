@@ -19,7 +19,13 @@ from components import constants as c
 from components.constants import JOB_ALERTMANAGER, JOB_CELERY_EXPORTER, JOB_GRAFANA, JOB_PROMETHEUS
 from gameday import celery_app
 from gameday.backend import SimulatedBackend
-from gameday.celery_side import DEFAULT_EXPORTER_VENV, CelerySide, ensure_exporter_venv
+from gameday.celery_side import (
+    DEFAULT_EXPORTER_VENV,
+    CelerySide,
+    ensure_exporter_venv,
+    exporter_release,
+    installed_exporter_version,
+)
 from gameday.config import (
     LocalReceivers,
     LocalTargets,
@@ -165,8 +171,10 @@ class GameDay:
                 backend = SimulatedBackend(slot.scenario.name, seed=len(self.backends) + 1)
                 backend.start()
                 self.backends[slot.scenario.name] = backend
+        self.exporter_release = exporter_release(o.stack)
+        self.exporter_python = ensure_exporter_venv(o.exporter_venv, self.exporter_release)
         self.celery = CelerySide(self.supervisor, self.workdir, redis_server=self.redis_bin,
-                                 exporter_python=ensure_exporter_venv(o.exporter_venv),
+                                 exporter_python=self.exporter_python,
                                  exporter_args=self.commands[c.CELERY_EXPORTER].args)
         self.celery.start(workers=1)
 
@@ -264,6 +272,8 @@ class GameDay:
         running = {f"{server.name} {server.version()}" for server in [*self.prometheus, *self.alertmanagers]}
         wanted = {f"{server.name} {releases[server.kind].version}" for server in [*self.prometheus,
                                                                                    *self.alertmanagers]}
+        running.add(f"celery-exporter {installed_exporter_version(self.exporter_python)}")
+        wanted.add(f"celery-exporter {self.exporter_release}")
         self.result.add("servers run the deployed releases", running == wanted,
                         ", ".join(sorted(running)) + ("" if running == wanted else
                                                       f"; the stack deploys {', '.join(sorted(wanted - running))}"))

@@ -24,10 +24,10 @@ import yaml
 
 from alerting.routing import inhibition_matchers, matches_all
 from components import constants as c
-from gameday import celery_app
+from gameday import celery_app, celery_side
 from gameday import run as gameday_run
 from gameday.backend import METRICS, SimulatedBackend
-from gameday.celery_side import redirect_exporter_flags
+from gameday.celery_side import exporter_release, exporter_requirements, redirect_exporter_flags
 from gameday.config import (
     LocalReceivers,
     LocalTargets,
@@ -299,6 +299,28 @@ def test_exporter_runs_with_the_deployed_flags_listening_locally(commands):
            [a for a in deployed if not a.startswith(("--host", "--port"))]
     assert local[-2:] == ["--host=127.0.0.1", "--port=12345"]
     assert not any("redis://" in a for a in deployed), "the broker URL must travel in CE_BROKER_URL only"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_exporter_release_is_the_tag_of_the_image_the_stack_deploys(stack):
+    from components.settings import from_stack_file
+    image = from_stack_file(stack)[0].celery_exporter_image
+    version = exporter_release(stack)
+    assert image.endswith(f":{version}") or image.endswith(f":v{version}")
+    assert exporter_requirements(version)[0] == f"prometheus-exporter-celery=={version}"
+    # The image tag is the one place that says it.
+    for path in Path(celery_side.__file__).parent.glob("*.py"):
+        assert version not in path.read_text(), f"{path.name} names the exporter release {version}"
+
+
+def test_an_exporter_image_without_a_release_tag_has_no_release_to_run(monkeypatch):
+    from components import settings
+
+    class Untagged:
+        celery_exporter_image = "danihodovic/celery-exporter:latest"
+    monkeypatch.setattr(settings, "from_stack_file", lambda stack: (Untagged(), None))
+    with pytest.raises(GamedayError, match="not a release version"):
+        exporter_release("prod")
 
 
 def test_alertmanager_replicas_run_the_deployed_flags_in_one_cluster(commands, tmp_path):
