@@ -708,3 +708,52 @@ def test_replica_counts_come_from_the_stack(monkeypatch, tmp_path):
         finally:
             day.close()
     assert counts == [(3, 5), (3, 1)]
+
+
+class _FakePrometheus:
+    """Answers the panel check's queries: data wherever `has_data` says so."""
+
+    def __init__(self, has_data):
+        self.has_data = has_data
+        self.asked: list[str] = []
+
+    def query(self, expr, at=None):
+        self.asked.append(expr)
+        if expr == "slo:objective:ratio":
+            return [{"metric": {"slo": "api_availability"}}, {"metric": {"slo": "api_latency"}}]
+        return [{"metric": {}, "value": [at, "1"]}] if self.has_data(expr) else []
+
+    def query_range(self, expr, start, end, step):
+        self.asked.append(expr)
+        return [{"metric": {}, "values": [[start, "1"]]}] if self.has_data(expr) else []
+
+
+def test_the_panel_check_reads_dashboards_in_folders_and_each_repeat_of_a_row(tmp_path):
+    from gameday.panels import check_dashboards
+    (tmp_path / "SLOs").mkdir()
+    (tmp_path / "overview.json").write_text(json.dumps({"uid": "overview", "panels": [
+        {"id": 1, "title": "Up", "type": "stat", "targets": [{"expr": "up"}]}]}))
+    (tmp_path / "SLOs" / "slos.json").write_text(json.dumps({
+        "uid": "slos",
+        "templating": {"list": [{"name": "slo", "type": "query", "includeAll": True, "multi": True,
+                                 "query": "label_values(slo:objective:ratio, slo)",
+                                 "current": {"value": ["$__all"]}}]},
+        "panels": [
+            {"id": 100, "type": "row", "title": "SLO $slo", "repeat": "slo", "panels": []},
+            {"id": 1, "title": "SLI now", "type": "stat", "targets": [{"expr": 'slo:sli{slo="$slo"}', "instant": True}]},
+            {"id": 2, "title": "Bad requests", "type": "timeseries",
+             "targets": [{"expr": 'slo_handler:bad{slo="$slo"} > 0'}]},
+        ]}))
+    prometheus = _FakePrometheus(lambda expr: "api_latency" not in expr or "slo_handler" not in expr)
+    results = check_dashboards(tmp_path, prometheus, 0.0, 3600.0)
+    drawn = {(r.dashboard, r.panel_id): r.has_data for r in results}
+    assert drawn == {("overview", 1): True,
+                     ("slos (slo=api_availability)", 1): True, ("slos (slo=api_availability)", 2): True,
+                     ("slos (slo=api_latency)", 1): True, ("slos (slo=api_latency)", 2): False}
+    assert 'slo_handler:bad{slo="api_latency"} > 0' in prometheus.asked
+
+
+def test_the_game_day_checks_the_slo_dashboards_grafana_provisions(rendered):
+    folders = {path.parent.relative_to(rendered / "grafana/dashboards").as_posix()
+               for path in (rendered / "grafana/dashboards").rglob("*.json")}
+    assert "SLOs" in folders and "." in folders
