@@ -101,6 +101,18 @@ HISTORY: tuple[tuple[str, Mapping[str, str], float], ...] = (
 )
 HISTORY_AGE = 21 * 24 * 3600.0
 
+# The API as its users call it (route templates, as the instrumentator labels
+# them), in the proportions of one round of requests.
+API_ROUND: tuple[tuple[str, str], ...] = (
+    ("/api/v1/schedules", "GET"), ("/api/v1/assignments", "GET"), ("/api/v1/schedules/{schedule_id}", "GET"),
+    ("/api/v1/schedules", "GET"), ("/api/v1/auth/login", "POST"), ("/api/v1/assignments", "GET"),
+    ("/api/v1/swaps", "POST"), ("/api/v1/schedules/{schedule_id}", "GET"), ("/api/v1/assignments", "GET"),
+    ("/api/v1/schedules/generate", "POST"), ("/api/v1/auth/refresh", "POST"),
+)
+API_RATE = 2.0             # requests per second
+API_CLIENT_ERROR_EVERY = 23   # one request in 23 is the client's mistake (4xx): good for the SLO
+API_SLOW_EVERY = 250       # one in 250 takes longer than the latency SLO's second (its budget is 1 in 100)
+
 
 class SimulatedBackend:
     """One backend process's metrics, served at http://127.0.0.1:PORT/metrics."""
@@ -113,6 +125,11 @@ class SimulatedBackend:
         self._lock = threading.RLock()
         self._server = None
         self._random = random.Random(seed)
+        self.api_since: Optional[float] = None     # when the API began serving
+        self._api_served = 0
+        self._api_failing = 0.0                    # share of requests answered 5xx
+        self._api_failing_since = 0                # requests served when that share was set
+        self._api_failed = 0                       # failed since then
         for metric, (kind, labels, buckets) in METRICS.items():
             doc = f"{metric} (simulated scheduler backend)"
             if kind == "gauge":
@@ -182,6 +199,48 @@ class SimulatedBackend:
     def observe(self, metric: str, labels: Mapping[str, str], value: float) -> None:
         with self._lock:
             self._child(metric, labels).observe(value)
+
+    def api_failing(self, share: float) -> None:
+        """From now on, this share of the API's requests fails (an unhandled exception: 5xx)."""
+        with self._lock:
+            self._api_failing = share
+            self._api_failing_since = self._api_served
+            self._api_failed = 0
+
+    def serve_api(self, now: Optional[float] = None) -> int:
+        """Count the API requests due by `now` at API_RATE, as the instrumentator would; returns how many.
+
+        Requests take turns over API_ROUND. Exactly the failing share of them
+        fail, spread evenly; a failing request is answered at once, so
+        failures never count against the latency SLO.
+        """
+        now = time.time() if now is None else now
+        with self._lock:
+            if self.api_since is None:
+                self.api_since = now
+            due = int((now - self.api_since) * API_RATE)
+            served = 0
+            while self._api_served < due:
+                index = self._api_served
+                handler, method = API_ROUND[index % len(API_ROUND)]
+                since = index + 1 - self._api_failing_since
+                fails = int(since * self._api_failing) > self._api_failed
+                if fails:
+                    self._api_failed += 1
+                    status, seconds = "5xx", 0.02
+                elif index % API_CLIENT_ERROR_EVERY == API_CLIENT_ERROR_EVERY - 1:
+                    status, seconds = "4xx", 0.01
+                else:
+                    status = "2xx"
+                    seconds = 1.6 if index % API_SLOW_EVERY == API_SLOW_EVERY - 1 else self._random.uniform(0.02, 0.4)
+                labels = {"handler": handler, "method": method}
+                self.set("http_requests_inprogress", labels, 0)
+                self.inc("http_requests_total", {**labels, "status": status})
+                self.observe("http_request_duration_seconds", labels, seconds)
+                self.observe("http_request_duration_highr_seconds", {}, seconds)
+                self._api_served += 1
+                served += 1
+            return served
 
     def everyday_traffic(self, tick: int) -> None:
         """What a healthy backend does in one 15 s tick of ordinary use.
