@@ -264,6 +264,7 @@ class AlertRule:
     for_seconds: float
     interval_seconds: float
     labels: Mapping[str, str]
+    expr: str = ""
 
 
 def alert_rules(rules_dir: Path, default_interval: float) -> dict[str, AlertRule]:
@@ -275,7 +276,8 @@ def alert_rules(rules_dir: Path, default_interval: float) -> dict[str, AlertRule
             if "alert" in rule:
                 rules[rule["alert"]] = AlertRule(rule["alert"], group["name"],
                                                  duration_seconds(rule["for"]) if rule.get("for") else 0.0,
-                                                 interval, {k: str(v) for k, v in (rule.get("labels") or {}).items()})
+                                                 interval, {k: str(v) for k, v in (rule.get("labels") or {}).items()},
+                                                 str(rule.get("expr", "")))
     return rules
 
 

@@ -9,7 +9,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
@@ -19,6 +19,7 @@ from components import constants as c
 from components.constants import JOB_ALERTMANAGER, JOB_CELERY_EXPORTER, JOB_GRAFANA, JOB_PROMETHEUS
 from gameday import celery_app
 from gameday.backend import SimulatedBackend
+from gameday.burn import windows_of
 from gameday.celery_side import (
     DEFAULT_EXPORTER_VENV,
     CelerySide,
@@ -35,12 +36,22 @@ from gameday.config import (
     prometheus_intervals,
     receiver_kinds,
     render,
+    rule_groups,
     smtp_requires_tls,
     write_yaml,
 )
-from gameday.observations import KILLED, REPLACED, ROLLED, AlertSeen, Disruption, Observations, Result
+from gameday.observations import (
+    KILLED,
+    REPLACED,
+    ROLLED,
+    AlertSeen,
+    Disruption,
+    Observations,
+    Result,
+    SilenceMade,
+)
 from gameday.panels import check_dashboards
-from gameday.plan import TOLERANCE, Slot, Timing, schedule
+from gameday.plan import TOLERANCE, WARMUP, Slot, Timing, outage_of, schedule
 from gameday.procs import GamedayError, Supervisor
 from gameday.scenarios import LONG_RUNNING_BACKEND, Step, load_all
 from gameday.servers import AlertmanagerReplica, PrometheusReplica, alertmanager_binary, prometheus_binary, redis_binary
@@ -49,7 +60,6 @@ from gameday.verdict import judge
 
 TICK = 15.0          # ordinary traffic: one round per scrape interval of the default stack
 POLL = 5.0           # how often the alert states are read for the timelines
-WARMUP = 45.0        # scrapes enough for rate() to have two samples everywhere
 SETTLE = 30.0        # after the last awaited notification: time for a duplicate to show up
 ROLL_START = 90.0    # the rollout begins once the first alerts are pending
 ROLL_AWAY = 90.0     # each Alertmanager pod of a rollout: terminated until ready again
@@ -107,6 +117,7 @@ class GameDay:
         self.disruptions: list[Disruption] = []
         # (replica, labels as JSON) -> first seen firing, for the long-running backend
         self.long_running_alerts: dict[tuple[str, str], float] = {}
+        self.silences: dict[tuple[str, str], SilenceMade] = {}   # (scenario, step) -> the silence it made
         self.t0 = 0.0
         self._stop = threading.Event()
 
@@ -132,7 +143,8 @@ class GameDay:
         self.am_config_rendered = yaml.safe_load((rendered / "alertmanager/alertmanager.yml").read_text())
         environment = yaml.safe_load(prom_text)["global"]["external_labels"]["env"]
         self.rules = alert_rules(rendered / "prometheus/rules", evaluation)
-        self.timing = Timing(scrape, evaluation, self.rules, self.am_config_rendered, environment)
+        self.timing = Timing(scrape, evaluation, self.rules, self.am_config_rendered, environment,
+                             windows_of(rule_groups(rendered / "prometheus/rules")))
         scenarios = load_all()
         if o.only:
             unknown = set(o.only) - {s.name for s in scenarios}
@@ -281,6 +293,8 @@ class GameDay:
     def everyday_traffic(self, tick: int) -> None:
         for backend in self.all_backends():
             backend.everyday_traffic(tick)
+        # The API's requests: production has one backend, the long-running one.
+        self.long_running.serve_api()
         # Beat and the API keep sending whether or not a worker is alive.
         self.celery.send(celery_app.HEALTH_CHECK)
         self.celery.send(celery_app.COLLECT_METRICS)
@@ -308,6 +322,51 @@ class GameDay:
                     self.celery.send(item["task"], int(item.get("count", 1)), **(item.get("kwargs") or {}))
                 elif action == "purge":
                     self.celery.purge(item)
+                elif action == "api":
+                    backend.api_failing(item["failing"])
+                elif action == "silence":
+                    self.make_silence(scenario.name, step.name, item)
+                elif action == "unsilence":
+                    self.expire_silence(scenario.name, item)
+
+    def make_silence(self, scenario: str, step: str, spec: dict) -> None:
+        """A silence as an operator makes one: the silences package, on whichever replica answers."""
+        from silences import Client, SilenceError, end_of, matchers_from
+        record = self.silences[(scenario, step)] = SilenceMade(made_at=time.time())
+        problems = []
+        for am in self.alertmanagers:
+            try:
+                now = datetime.now(timezone.utc)
+                record.id = Client(am.url).add(matchers_from([str(m) for m in spec["matchers"]]), spec["author"],
+                                               spec["comment"], end_of(now, str(spec["duration"]), None), now)
+                record.replica = am.name
+                self.say(f"   {time.time() - self.t0:6.0f}s  silence {record.id} made on {am.name}: "
+                         f"{', '.join(map(str, spec['matchers']))} for {spec['duration']}")
+                return
+            except SilenceError as error:
+                problems.append(f"{am.name}: {error}")
+        record.problem = "; ".join(problems)
+
+    def expire_silence(self, scenario: str, step: str) -> None:
+        """Expire the silence a step made, after noting which replicas hold it (gossip)."""
+        from silences import Client, SilenceError
+        record = self.silences.get((scenario, step))
+        if record is None or record.id is None:
+            return
+        for am in self.alertmanagers:
+            try:
+                if any(s.id == record.id and s.state == "active" for s in Client(am.url).silences()):
+                    record.active_on.append(am.name)
+            except SilenceError:
+                pass    # restarting: gossip brings it back with the silence
+        for am in self.alertmanagers:
+            try:
+                Client(am.url).expire(record.id)
+                record.expired_at = time.time()
+                self.say(f"   {record.expired_at - self.t0:6.0f}s  silence {record.id} expired on {am.name}")
+                return
+            except SilenceError as error:
+                record.problem = f"expiring on {am.name}: {error}"
 
     def run_scenarios(self) -> None:
         self.t0 = time.time()
@@ -344,6 +403,7 @@ class GameDay:
                 self.everyday_traffic(tick)
                 tick += 1
                 next_tick += TICK
+            self.long_running.serve_api(now)
             if now >= next_poll:
                 self.poll_alerts(now)
                 self.poll_long_running(now)
@@ -439,7 +499,9 @@ class GameDay:
                 if since is None:
                     return False
                 if expectation.inhibited:
-                    if now < since + self.timing.fire_bound(expectation.alert) * TOLERANCE:
+                    outage = outage_of(slot.scenario, expectation, self.timing,
+                                       since - self.long_running.api_since if self.long_running.api_since else 0.0)
+                    if now < since + self.timing.fire_bound(expectation.alert, outage=outage) * TOLERANCE:
                         return False
                     continue
                 for receiver in expectation.notify:
@@ -617,7 +679,8 @@ class GameDay:
             long_running_target=self.long_running.target if self.long_running else None,
             long_running_alerts=dict(self.long_running_alerts), disruptions=tuple(self.disruptions),
             prometheus_replicas=len(self.prometheus), alertmanager_replicas=len(self.alertmanagers),
-            smtp_requires_tls=self.smtp_requires_tls, config_changes=tuple(self.config_changes))
+            smtp_requires_tls=self.smtp_requires_tls, config_changes=tuple(self.config_changes),
+            api_since=self.long_running.api_since if self.long_running else None, silences=dict(self.silences))
 
     def judge(self) -> None:
         judge(self.observations(), self.result, self.say)

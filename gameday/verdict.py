@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import json
 import statistics
-from typing import Callable
+from typing import Callable, Optional
 
-from gameday.observations import ALERTMANAGER_DISRUPTIONS, REPLACED, Disruption, Observations, Result
-from gameday.plan import TOLERANCE
+from gameday.observations import ALERTMANAGER_DISRUPTIONS, REPLACED, Disruption, Observations, Result, SilenceMade
+from gameday.plan import TOLERANCE, outage_of
 from gameday.scenarios import RECEIVERS
 from gameday.standins import Notification
 
@@ -92,6 +92,40 @@ def judge_long_running(obs: Observations, result: Result) -> None:
                f"no alert about {obs.long_running_target} beyond what its scenarios expect")
 
 
+def judge_silence(obs: Observations, result: Result, scenario, expectation, episode, about: list,
+                  label: str, timeline: list) -> Optional[SilenceMade]:
+    """A silence made before the alert fired holds it back: it fires in Prometheus, reaches nobody.
+
+    Returns the silence, whose end the notifications are then measured from.
+    """
+    made_by = scenario.step(expectation.silenced_until).actions["unsilence"]
+    silence = obs.silences.get((scenario.name, made_by))
+    if silence is None or silence.id is None:
+        result.add(f"{label} held back by a silence", False,
+                   f"no silence was made: {silence.problem if silence else 'its step never ran'}")
+        return None
+    timeline.append((silence.made_at, f"silence {silence.id} made on {silence.replica}"))
+    if silence.expired_at is None:
+        result.add(f"{label} held back by a silence", False, f"silence {silence.id} was never expired: "
+                   f"{silence.problem or 'its step never ran'}")
+        return silence
+    timeline.append((silence.expired_at, f"silence {silence.id} expired"))
+    group_wait = max(r.group_wait for r in obs.timing.routes(expectation.alert, episode.labels if episode else {}))
+    # The silence is put to the test only if a notification fell due while it was active.
+    due = episode.firing + group_wait if episode and episode.firing else None
+    leaked = [n for n in about if n.status == "firing" and n.arrived < silence.expired_at]
+    tested = due is not None and silence.made_at < episode.firing and due < silence.expired_at
+    result.add(f"{label} held back by a silence", tested and not leaked,
+               (f"made {_clock(episode.firing - silence.made_at)} before the alert fired in Prometheus; "
+                f"its notification was due at {_clock(due - obs.t0)}, expired at "
+                f"{_clock(silence.expired_at - obs.t0)}; active on {', '.join(silence.active_on) or 'no replica'} "
+                "before it expired; ") if tested else
+               ("the alert never fired while the silence was active: nothing proven; " if not leaked else "")
+               + (f"reached {', '.join(sorted({n.kind for n in leaked}))} while silenced" if leaked else
+                  "nothing reached any receiver meanwhile"))
+    return silence
+
+
 def judge(obs: Observations, result: Result, say: Callable[[str], None]) -> None:
     """Every check of the run into `result`, the timelines and the report through `say`."""
     notes = list(obs.notifications)
@@ -136,6 +170,9 @@ def judge(obs: Observations, result: Result, say: Callable[[str], None]) -> None
             for note in about:
                 timeline.append((note.arrived, f"{expectation.alert} {note.status} -> {note.kind}"))
             labels = episode.labels if episode else {}
+            # An API outage's alert waits on its windows, which held the good traffic served before.
+            outage = outage_of(scenario, expectation, obs.timing,
+                               condition_at - obs.api_since if obs.api_since else 0.0)
             if expectation.inhibited:
                 fired = episode is not None and episode.firing is not None
                 # Inhibition holds an alert back while its source fires. Once the
@@ -156,7 +193,9 @@ def judge(obs: Observations, result: Result, say: Callable[[str], None]) -> None
             if routed != set(expectation.notify):
                 result.add(f"{label} routing", False, f"the routes send it to {sorted(routed)}, "
                            f"the scenario expects {list(expectation.notify)}")
-            bound = obs.timing.fire_bound(expectation.alert, labels)
+            bound = obs.timing.fire_bound(expectation.alert, labels, outage)
+            silence = judge_silence(obs, result, scenario, expectation, episode, about, label, timeline) \
+                if expectation.silenced_until else None
             cleared_at = (obs.step_times.get((scenario.name, expectation.resolved_after))
                           if expectation.resolved_after else None)
             # Repeats are only duplicates while the alert is still the same episode.
@@ -173,19 +212,40 @@ def judge(obs: Observations, result: Result, say: Callable[[str], None]) -> None
                                f"nothing arrived within {_clock(window_end - condition_at)} of the condition")
                     continue
                 first = firing[0]
-                latency = first.arrived - condition_at
-                ratio = latency / bound
-                result.ratios.append(ratio)
-                result.latency_rows.append((scenario.name, expectation.alert, receiver, "firing", latency, bound, ratio))
-                result.add(f"{label} -> {receiver}", ratio <= TOLERANCE,
-                           f"after {_clock(latency)}, bound {_clock(bound)} (ratio {ratio:.2f})")
+                if silence is not None:
+                    # Held back until the silence ended; then the group's next flush sends it.
+                    if silence.expired_at is None:
+                        continue
+                    firing = [n for n in firing if n.arrived >= silence.expired_at]
+                    if not firing:
+                        result.add(f"{label} -> {receiver} once the silence expired", False,
+                                   f"nothing arrived within {_clock(window_end - silence.expired_at)}")
+                        continue
+                    first = firing[0]
+                    latency = first.arrived - silence.expired_at
+                    flush = max(r.group_interval for r in obs.timing.routes(expectation.alert, labels))
+                    ratio = latency / flush
+                    result.ratios.append(ratio)
+                    result.latency_rows.append((scenario.name, expectation.alert, receiver, "unmuted", latency,
+                                                flush, ratio))
+                    result.add(f"{label} -> {receiver} once the silence expired", ratio <= TOLERANCE,
+                               f"after {_clock(latency)}, bound {_clock(flush)} (group_interval; ratio {ratio:.2f})")
+                else:
+                    latency = first.arrived - condition_at
+                    ratio = latency / bound
+                    result.ratios.append(ratio)
+                    result.latency_rows.append((scenario.name, expectation.alert, receiver, "firing", latency, bound,
+                                                ratio))
+                    result.add(f"{label} -> {receiver}", ratio <= TOLERANCE,
+                               f"after {_clock(latency)}, bound {_clock(bound)} (ratio {ratio:.2f})")
                 repeat = max(r.repeat_interval for r in obs.timing.routes(expectation.alert, labels))
                 if len(firing) > 1 and firing[-1].arrived - first.arrived < repeat:
                     exactly_once_problems.append((firing[1].arrived, f"{label} reached {receiver} {len(firing)} "
                                                   f"times (at {_arrivals(firing, obs.t0)})"))
                 if expectation.resolved_after and expectation.alert not in slot.awaited:
                     skipped.append(f"{label} resolution at {receiver}: bound "
-                                   f"{_clock(obs.timing.resolve_bound(expectation, labels))} exceeds the --quick budget")
+                                   f"{_clock(obs.timing.resolve_bound(expectation, labels, outage))} exceeds the "
+                                   "--quick budget")
                 elif expectation.resolved_after:
                     if cleared_at is None:
                         result.add(f"{label} resolved at {receiver}", False,
@@ -196,7 +256,7 @@ def judge(obs: Observations, result: Result, say: Callable[[str], None]) -> None
                                 and n.arrived >= cleared_at and n.arrived <= window_end
                                 and (expectation.alert in n.alertnames
                                      or (dedup and n.detail.get("dedup_key") == dedup))]
-                    limit = obs.timing.resolve_bound(expectation, labels)
+                    limit = obs.timing.resolve_bound(expectation, labels, outage)
                     if not resolved:
                         result.add(f"{label} resolved at {receiver}", False,
                                    f"no resolved notification within {_clock(window_end - cleared_at)}")

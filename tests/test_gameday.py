@@ -27,6 +27,7 @@ from components import constants as c
 from gameday import celery_app, celery_side
 from gameday import run as gameday_run
 from gameday.backend import METRICS, SimulatedBackend
+from gameday.burn import windows_of
 from gameday.celery_side import exporter_release, exporter_requirements, redirect_exporter_flags
 from gameday.config import (
     LocalReceivers,
@@ -37,6 +38,7 @@ from gameday.config import (
     prometheus_intervals,
     receiver_kinds,
     render,
+    rule_groups,
 )
 from gameday.observations import KILLED, REPLACED, ROLLED, Disruption, Observations, Result
 from gameday.plan import QUICK_MAX_FOR, Timing, schedule
@@ -72,7 +74,8 @@ def timing(rendered) -> Timing:
     prom_text = (rendered / "prometheus/prometheus.yml").read_text()
     scrape, evaluation = prometheus_intervals(prom_text)
     am = yaml.safe_load((rendered / "alertmanager/alertmanager.yml").read_text())
-    return Timing(scrape, evaluation, alert_rules(rendered / "prometheus/rules", evaluation), am, "prod")
+    return Timing(scrape, evaluation, alert_rules(rendered / "prometheus/rules", evaluation), am, "prod",
+                  windows_of(rule_groups(rendered / "prometheus/rules")))
 
 
 # -- scenarios against the deployed rules and routes ---------------------------
