@@ -130,10 +130,10 @@ def time_to_fire(pairs: tuple[Pair, ...], outage: Outage, limit: float = 7 * 864
 
 
 def time_to_clear(pairs: tuple[Pair, ...], outage: Outage) -> float:
-    """Seconds from the outage's end until no pair holds any more."""
+    """Seconds from the outage's end until no pair holds any more (after it held: it may fire late)."""
     if math.isinf(outage.duration):
         raise GamedayError("an outage that never ends never clears")
-    at = outage.duration
+    at = max(outage.duration, time_to_fire(pairs, outage))
     while holds(pairs, at, outage):
         at += RESOLUTION
     return at - outage.duration

@@ -98,3 +98,4 @@ class Observations:
     config_changes: tuple[str, ...]                 # besides endpoints, for the report
     api_since: Optional[float] = None               # when the API began serving (the SLOs' good history)
     silences: Mapping[tuple[str, str], SilenceMade] = field(default_factory=dict)   # (scenario, step) ->
+    link_bases: Mapping[str, str] = field(default_factory=dict)   # setting -> URL notifications may link under

@@ -31,6 +31,7 @@ from gameday.config import (
     LocalReceivers,
     LocalTargets,
     alert_rules,
+    link_bases,
     local_alertmanager_config,
     local_prometheus_config,
     prometheus_intervals,
@@ -680,7 +681,8 @@ class GameDay:
             long_running_alerts=dict(self.long_running_alerts), disruptions=tuple(self.disruptions),
             prometheus_replicas=len(self.prometheus), alertmanager_replicas=len(self.alertmanagers),
             smtp_requires_tls=self.smtp_requires_tls, config_changes=tuple(self.config_changes),
-            api_since=self.long_running.api_since if self.long_running else None, silences=dict(self.silences))
+            api_since=self.long_running.api_since if self.long_running else None, silences=dict(self.silences),
+            link_bases=link_bases(self.o.stack))
 
     def judge(self) -> None:
         judge(self.observations(), self.result, self.say)

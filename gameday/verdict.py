@@ -1,9 +1,13 @@
 """What the game day proves: expectations per scenario, timelines, latencies, the summary lines."""
 from __future__ import annotations
 
+import html
 import json
+import re
 import statistics
+from collections import Counter
 from typing import Callable, Optional
+from urllib.parse import urlsplit
 
 from gameday.observations import ALERTMANAGER_DISRUPTIONS, REPLACED, Disruption, Observations, Result, SilenceMade
 from gameday.plan import TOLERANCE, outage_of
@@ -124,6 +128,68 @@ def judge_silence(obs: Observations, result: Result, scenario, expectation, epis
                + (f"reached {', '.join(sorted({n.kind for n in leaked}))} while silenced" if leaked else
                   "nothing reached any receiver meanwhile"))
     return silence
+
+
+_URL = re.compile(r"""https?://[^\s<>"'`|]+""")
+
+
+def _strings(value) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in _strings(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in _strings(item)]
+    return []
+
+
+def links_in(note: Notification) -> list[str]:
+    """Every URL a notification carries: in any field of a JSON body, in an e-mail's text and HTML."""
+    try:
+        texts = [note.text] if note.kind == "email" else _strings(json.loads(note.text))
+    except ValueError:
+        texts = [note.text]
+    return [html.unescape(match.group(0)).rstrip(".,;:)]*") for text in texts for match in _URL.finditer(text)]
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
+
+
+def judge_links(obs: Observations, result: Result) -> None:
+    """Every link a receiver got leads where the stack says its services are published.
+
+    The external URLs (prometheusUrl, alertmanagerUrl, grafanaUrl) or the
+    runbooks, at the revision the rules were rendered with: a link to this
+    machine's loopback address or to a default would be dead for the
+    person paged.
+    """
+    if not obs.link_bases:
+        return
+    origins = {_origin(url): name for name, url in obs.link_bases.items()}
+    runbooks = obs.link_bases.get("runbookBaseUrl", "").rstrip("/") + "/"
+    wrong: list[str] = []
+    seen: Counter = Counter()
+    by_kind: Counter = Counter()
+    for note in obs.notifications:
+        for url in links_in(note):
+            by_kind[note.kind] += 1
+            name = origins.get(_origin(url))
+            if name is None:
+                wrong.append(f"{note.kind} {note.status} at {_clock(note.arrived - obs.t0)}: {url}")
+            elif name == "runbookBaseUrl" and not url.startswith(runbooks):
+                wrong.append(f"{note.kind} {note.status}: {url} is not under the deployed runbooks {runbooks}")
+            else:
+                seen[name] += 1
+    total = sum(by_kind.values())
+    result.add("every link in a notification leads to a configured URL or the deployed runbooks",
+               total > 0 and not wrong,
+               (f"{len(wrong)} of {total} links elsewhere: " + "; ".join(wrong[:8])) if wrong else
+               (f"{total} links ({', '.join(f'{k} {n}' for k, n in sorted(by_kind.items()))}): "
+                + ", ".join(f"{name} {n}" for name, n in sorted(seen.items()))) if total else
+               "no notification carried a link")
 
 
 def judge(obs: Observations, result: Result, say: Callable[[str], None]) -> None:
@@ -303,6 +369,7 @@ def judge(obs: Observations, result: Result, say: Callable[[str], None]) -> None
                    not exactly_once_problems, "; ".join(p for _, p in exactly_once_problems) or "no duplicates")
     judge_disruptions(obs, result, unexpected, exactly_once_problems)
     judge_long_running(obs, result)
+    judge_links(obs, result)
 
     # The report.
     say("\n== alert latency (condition true -> notification arrived; bound = scrape + evaluation + for + "

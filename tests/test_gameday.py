@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import json
+import math
 import os
 import re
 import signal
@@ -760,3 +761,202 @@ def test_the_game_day_checks_the_slo_dashboards_grafana_provisions(rendered):
     folders = {path.parent.relative_to(rendered / "grafana/dashboards").as_posix()
                for path in (rendered / "grafana/dashboards").rglob("*.json")}
     assert "SLOs" in folders and "." in folders
+
+
+# -- the API's traffic and its SLO alerts -----------------------------------------
+def test_the_api_fails_exactly_its_failing_share_with_grouped_status_codes():
+    backend = SimulatedBackend("api")
+    backend.serve_api(now=1000.0)
+    backend.api_failing(1 / 3)
+    served = backend.serve_api(now=1000.0 + 300)       # five minutes at API_RATE
+    backend.api_failing(0)
+    backend.serve_api(now=1000.0 + 360)
+    counts: dict[str, float] = {}
+    handlers = set()
+    for family in backend.registry.collect():
+        for sample in family.samples:
+            if sample.name == "http_requests_total":
+                counts[sample.labels["status"]] = counts.get(sample.labels["status"], 0) + sample.value
+                handlers.add(sample.labels["handler"])
+    assert served == 600
+    assert set(counts) == {"2xx", "4xx", "5xx"}
+    assert counts["5xx"] == 200, "a third of the five minutes' requests, none after the fix"
+    assert all(h.startswith("/api/v1/") for h in handlers), "route templates, as the instrumentator labels them"
+    slow = backend.registry.get_sample_value("http_request_duration_highr_seconds_count") - \
+        backend.registry.get_sample_value("http_request_duration_highr_seconds_bucket", {"le": "1.0"})
+    assert 0 < slow / sum(counts.values()) < 0.01, "the latency SLO keeps within its 1 % budget"
+
+
+def test_an_api_step_acts_on_the_long_running_backend_with_a_share(tmp_path):
+    scenario = tmp_path / "api.yml"
+    body = ("backend: {backend}\nsteps:\n  - {{at: 0s, name: failing, api: {{failing: {share}}}}}\n"
+            "expect:\n  - {{alert: ApiAvailabilityBudgetBurnCritical, from: failing, notify: [pagerduty]}}\n")
+    scenario.write_text(body.format(backend="long-running", share="1/3"))
+    assert load(scenario).steps[0].actions["api"] == {"failing": pytest.approx(1 / 3)}
+    scenario.write_text(body.format(backend="true", share="1/3"))
+    with pytest.raises(GamedayError, match="long-running"):
+        load(scenario)
+    scenario.write_text(body.format(backend="long-running", share="4/3"))
+    with pytest.raises(GamedayError, match="share"):
+        load(scenario)
+
+
+def test_burn_rate_pairs_are_read_from_the_rendered_fast_burn_alert(timing):
+    pairs = timing.burn_pairs("ApiAvailabilityBudgetBurnCritical")
+    assert [(p.long.seconds, p.short.seconds, p.threshold) for p in pairs] == \
+           [(3600, 300, pytest.approx(14.4 * 0.005)), (6 * 3600, 1800, pytest.approx(6 * 0.005))]
+    assert pairs[1].long.smoothing == 300, "6h sums the recorded 5-minute rates"
+    assert pairs[0].long.smoothing == 0 and pairs[1].short.smoothing == 0
+    assert timing.burn_pairs("CriticalUtilization") == ()
+
+
+def test_a_window_holds_the_good_traffic_before_the_outage_and_the_errors_it_saw():
+    from gameday.burn import Outage, Window, error_ratio
+    outage = Outage(share=1 / 3, history=3600, duration=math.inf, hidden=0, interval=60)
+    assert error_ratio(Window(3600), 600, outage) == pytest.approx(600 / 3 / 3600)
+    assert error_ratio(Window(300), 600, outage) == pytest.approx(1 / 3)
+    fresh = Outage(share=1 / 3, history=60, duration=math.inf, hidden=0, interval=60)
+    assert error_ratio(Window(3600), 600, fresh) == pytest.approx(600 / 3 / 660), "only what was served counts"
+    # Summed 5-minute records lag the raw window as the errors enter them.
+    assert error_ratio(Window(3600, smoothing=300), 240, outage) < error_ratio(Window(3600), 240, outage)
+    hidden = Outage(share=1 / 3, history=3600, duration=math.inf, hidden=15, interval=60)
+    assert error_ratio(Window(300), 300, hidden) == pytest.approx(285 / 3 / 300)
+
+
+def test_the_fast_burn_page_waits_longer_after_a_long_healthy_spell_and_clears_with_its_30m_window(timing):
+    from gameday.burn import Outage, time_to_clear, time_to_fire
+    pairs = timing.burn_pairs("ApiAvailabilityBudgetBurnCritical")
+    def outage(history):
+        return Outage(share=1 / 3, history=history, duration=480, hidden=15, interval=60)
+    fresh, warm, hour = (time_to_fire(pairs, outage(h)) for h in (60, 27 * 60, 3600))
+    assert fresh < 60 < warm < hour
+    # The 6x pair's 30m window keeps the errors until fewer than 3 % of it
+    # are left: 8 minutes at a third leave it after about 27 minutes...
+    assert 26 * 60 < time_to_clear(pairs, outage(27 * 60)) < 28 * 60
+    # ...unless the 6h window's share falls below 3 % first, after a long good spell.
+    assert time_to_clear(pairs, outage(3600)) < time_to_clear(pairs, outage(27 * 60))
+    with pytest.raises(GamedayError, match="never meets"):
+        time_to_fire(pairs, Outage(share=0.01, history=3600, duration=480, hidden=15, interval=60))
+
+
+def test_the_api_scenario_pages_within_its_windows_bound_and_waits_for_the_resolution_only_in_the_full_run(timing):
+    from gameday.plan import history_at, outage_of
+    scenario = next(s for s in load_all() if s.name == "api_outage")
+    critical = next(e for e in scenario.expect if e.alert == "ApiAvailabilityBudgetBurnCritical")
+    outage = outage_of(scenario, critical, timing, history=60)
+    assert outage.share == pytest.approx(1 / 3) and outage.duration == 480
+    plain = timing.fire_bound(critical.alert)
+    assert plain < timing.fire_bound(critical.alert, outage=outage) < scenario.step("fixed").at
+    assert timing.resolve_bound(critical, outage=outage) > 25 * 60
+    quick = {slot.scenario.name: slot for slot in schedule(load_all(), timing, quick=True)}
+    full = {slot.scenario.name: slot for slot in schedule(load_all(), timing, quick=False)}
+    assert critical.alert not in quick["api_outage"].awaited and critical.alert in full["api_outage"].awaited
+    assert history_at(scenario, critical, full["api_outage"].start) > 20 * 60
+
+
+# -- a silence holds an alert back ------------------------------------------------------
+_SILENCE_BODY = """backend: true
+steps:
+  - at: 0s
+    name: silenced
+    silence: {{matchers: [{matcher}], duration: {duration}, author: oncall, comment: Solver maintenance CHG-1}}
+  - {{at: 15s, name: failing, inc: {{metric: schedule_generation_total, labels: {{algorithm: greedy, outcome: failure}}}}}}
+  - {{at: 7m30s, name: unsilenced, unsilence: {target}}}
+expect:
+  - {{alert: ScheduleGenerationFailures, from: failing, notify: [slack], silenced_until: {until}}}
+"""
+
+
+def test_a_silence_step_is_checked_by_the_silences_package_rules(tmp_path):
+    scenario = tmp_path / "silence.yml"
+    good = dict(matcher="alertname=ScheduleGenerationFailures", duration="1h", target="silenced", until="unsilenced")
+    scenario.write_text(_SILENCE_BODY.format(**good))
+    assert load(scenario).expect[0].silenced_until == "unsilenced"
+    for bad, message in ((dict(matcher="alertname=Watchdog"), "Watchdog"), (dict(duration="8d"), "7 days"),
+                         (dict(target="failing"), "no step that makes a silence"),
+                         (dict(until="failing"), "expires the silence")):
+        scenario.write_text(_SILENCE_BODY.format(**{**good, **bad}))
+        with pytest.raises(GamedayError, match=message):
+            load(scenario)
+
+
+def _silence_record(timing, *, expired_at, notes, firing_at):
+    from gameday.observations import AlertSeen, SilenceMade
+    slots = tuple(s for s in schedule(load_all(), timing, quick=True) if s.scenario.name == "maintenance_silence")
+    t0 = 1000.0
+    failing = t0 + 15
+    seen = AlertSeen({"alertname": "ScheduleGenerationFailures", "job": "scheduler-backend"}, pending=failing + 60,
+                     firing=firing_at)
+    silence = SilenceMade(made_at=t0, id="5ab3c0de-0000-4000-8000-000000000001", replica="alertmanager-0",
+                          active_on=["alertmanager-0", "alertmanager-1", "alertmanager-2"], expired_at=expired_at)
+    return _record(timing, t0=t0, t_end=t0 + 900, slots=slots,
+                   step_times={("maintenance_silence", "silenced"): t0, ("maintenance_silence", "failing"): failing,
+                               ("maintenance_silence", "unsilenced"): expired_at},
+                   alerts_seen={("k",): seen}, notifications=tuple(notes),
+                   receiver_kinds=receiver_kinds(timing.alertmanager),
+                   silences={("maintenance_silence", "silenced"): silence})
+
+
+def _slack(at, status="firing", text="ScheduleGenerationFailures"):
+    return Notification("slack", at, status, frozenset({"ScheduleGenerationFailures"}), json.dumps({"text": text}))
+
+
+def _check(result, name):
+    return next(c for c in result.checks if c.name.startswith(name))
+
+
+def test_the_verdict_holds_a_silenced_alert_to_no_notification_then_one_at_the_next_flush(timing):
+    from gameday.verdict import judge
+    expired = 1000.0 + 450
+    result = Result()
+    judge(_silence_record(timing, expired_at=expired, notes=[_slack(expired + 200)], firing_at=1000.0 + 380),
+          result, lambda text: None)
+    held = _check(result, "maintenance_silence: ScheduleGenerationFailures held back by a silence")
+    after = _check(result, "maintenance_silence: ScheduleGenerationFailures -> slack once the silence expired")
+    assert held.ok, held.detail
+    assert after.ok and "ratio 0.67" in after.detail, after.detail
+
+    leaked = Result()
+    judge(_silence_record(timing, expired_at=expired, notes=[_slack(1000.0 + 420), _slack(expired + 200)],
+                          firing_at=1000.0 + 380), leaked, lambda text: None)
+    assert not _check(leaked, "maintenance_silence: ScheduleGenerationFailures held back").ok
+
+    untested = Result()
+    judge(_silence_record(timing, expired_at=expired, notes=[_slack(expired + 200)], firing_at=expired - 10),
+          untested, lambda text: None)
+    check = _check(untested, "maintenance_silence: ScheduleGenerationFailures held back")
+    assert not check.ok and "nothing proven" in check.detail
+
+
+# -- links in notifications -------------------------------------------------------------
+def test_links_are_read_from_every_field_and_from_e_mail_html():
+    from gameday.verdict import links_in
+    page = Notification("pagerduty", 0.0, "firing", frozenset(), json.dumps({
+        "client_url": "http://localhost:9093", "links": [{"href": "https://github.com/o/r/blob/abc/runbooks/X.md"}],
+        "payload": {"custom_details": {"firing": "Runbook: https://github.com/o/r/blob/abc/runbooks/X.md\n"
+                                                 "Dashboard: https://grafana.example/d/x?a=1&b=2."}}}))
+    assert links_in(page) == ["http://localhost:9093", "https://github.com/o/r/blob/abc/runbooks/X.md",
+                              "https://github.com/o/r/blob/abc/runbooks/X.md", "https://grafana.example/d/x?a=1&b=2"]
+    mail = Notification("email", 0.0, "firing", frozenset(),
+                        'subject\n<p><a href="https://grafana.example/d/x?a=1&amp;b=2">Dashboard</a></p>')
+    assert links_in(mail) == ["https://grafana.example/d/x?a=1&b=2"]
+
+
+def test_a_link_outside_the_configured_urls_and_the_deployed_runbooks_fails_the_verdict(timing):
+    from gameday.verdict import judge_links
+    bases = {"prometheusUrl": "http://localhost:9090", "alertmanagerUrl": "http://localhost:9093",
+             "grafanaUrl": "https://grafana.example", "runbookBaseUrl": "https://github.com/o/r/blob/abc/runbooks"}
+
+    def verdict(*urls):
+        notes = [Notification("watchdog", 1000.0, "firing", frozenset({"Watchdog"}),
+                              json.dumps({"externalURL": url})) for url in urls]
+        result = Result()
+        judge_links(_record(timing, notifications=tuple(notes), link_bases=bases), result)
+        return result.checks[0]
+
+    assert verdict("http://localhost:9093/#/alerts", "https://grafana.example:443/d/x",
+                   "http://localhost:9090/graph?g0.expr=up", "https://github.com/o/r/blob/abc/runbooks/X.md").ok
+    assert not verdict("http://127.0.0.1:41235/graph?g0.expr=up").ok, "a loopback port of the run"
+    assert not verdict("http://localhost:3000/d/x").ok, "Grafana's default, not the configured one"
+    assert not verdict("https://github.com/o/r/blob/main/runbooks/X.md").ok, "not the deployed revision"
+    assert not verdict().ok, "no link at all proves nothing"
