@@ -348,6 +348,14 @@ def rule_intervals(settings: Settings, rule_files: dict[str, str]) -> set[float]
     return intervals
 
 
+def alerting_intervals(settings: Settings, rule_files: dict[str, str]) -> set[float]:
+    """The evaluation intervals of the groups that hold alerts (recording-only groups send nothing)."""
+    default = duration_seconds(settings.evaluation_interval)
+    return {duration_seconds(group["interval"]) if "interval" in group else default
+            for text in rule_files.values() for group in (yaml.safe_load(text) or {}).get("groups", [])
+            if any("alert" in rule for rule in group.get("rules") or [])} or {default}
+
+
 def dispatch_start_delay_seconds(settings: Settings, rule_files: dict[str, str]) -> int:
     """The --dispatch.start-delay (whole seconds): how long a started Alertmanager sends nothing.
 
@@ -361,9 +369,12 @@ def dispatch_start_delay_seconds(settings: Settings, rule_files: dict[str, str])
     back, the peers having held it back all along). Held until every firing
     alert is back, the restarted replica inhibits as its peers do (none sent
     with a 60 s delay). Single Alertmanagers too: there no peer stands in.
+    Only groups with alerts count: a group of recording rules alone (the 5m
+    task counts) resends nothing, and waiting for it would hold every page
+    of a restarted replica five minutes.
     """
     resent_within = max(interval * (math.floor(PROMETHEUS_RESEND_DELAY / interval) + 1)
-                        for interval in rule_intervals(settings, rule_files))
+                        for interval in alerting_intervals(settings, rule_files))
     return math.ceil(resent_within + START_DELAY_MARGIN)
 
 
