@@ -642,7 +642,8 @@ class GameDay:
         # Judge as soon as every alert is back, at the latest when the restore is due.
         deadline = stopped + self.restore_seconds()
         while True:
-            lost, kept, cleared = judge_restored(before, replica.alerts(), self.prometheus[0].alerts())
+            lost, kept, cleared = judge_restored(before, replica.alerts(), self.prometheus[0].alerts(),
+                                                 frozenset(n for n, r in self.rules.items() if not r.for_seconds))
             if not lost or time.time() > deadline:
                 break
             time.sleep(2)
@@ -710,13 +711,17 @@ class GameDay:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def judge_restored(before: Iterable[dict], after: list[dict], elsewhere: list[dict]) -> tuple[list[str], int, int]:
+def judge_restored(before: Iterable[dict], after: list[dict], elsewhere: list[dict],
+                   without_for: frozenset[str] = frozenset()) -> tuple[list[str], int, int]:
     """Which alerts firing before a restart are not firing again with their old activeAt?
 
     `before` and `after` are one replica's /api/v1/alerts entries around its
     restart, `elsewhere` the other replica's now. Returns the problems, how
-    many fire again, and how many cleared meanwhile (gone from the other
-    replica too, so rightly gone here)."""
+    many fire again with their old activeAt, and how many cleared meanwhile
+    (gone from the other replica too, so rightly gone here). Alerts named in
+    `without_for` (no `for:`, the SLOs' burn rates) have no wait to restore:
+    Prometheus gives them a new activeAt and they fire at once, which is
+    right; they must only fire again, and are not counted as restored."""
     def key(alert: dict) -> str:
         return json.dumps(alert["labels"], sort_keys=True)
     now_here = {key(a): a for a in after}
@@ -730,6 +735,9 @@ def judge_restored(before: Iterable[dict], after: list[dict], elsewhere: list[di
                 lost.append(f"{name} gone")
             else:
                 cleared += 1
+        elif name in without_for:
+            if again["state"] != "firing":
+                lost.append(f"{name} {again['state']} (it has no for: and must fire at once)")
         elif abs(_timestamp(again["activeAt"]) - _timestamp(alert["activeAt"])) > 1:
             # The restored activeAt is whole seconds; anything else is a fresh wait.
             lost.append(f"{name} waits a fresh for: (active since {again['activeAt']}, was {alert['activeAt']})")

@@ -574,6 +574,11 @@ def test_a_restored_alert_counts_only_when_firing_again_with_its_first_active_at
     fresh = [_alert("A", "pending", "2026-11-26T10:07:30Z")]
     lost, kept, _ = judge_restored(before, fresh, before)
     assert kept == 0 and "waits a fresh for:" in lost[0]
+    # An alert without for: (a burn rate) fires again at once with a new activeAt: nothing lost, nothing restored.
+    again = [_alert("A", "firing", "2026-11-26T10:07:30Z")]
+    assert judge_restored(before, again, before, without_for=frozenset({"A"})) == ([], 0, 0)
+    lost, _, _ = judge_restored(before, fresh, before, without_for=frozenset({"A"}))
+    assert lost == ["A pending (it has no for: and must fire at once)"]
 
 
 def test_an_alert_gone_after_a_restart_is_lost_unless_it_cleared_everywhere():
