@@ -21,6 +21,8 @@ from typing import Mapping, Optional
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, start_http_server
 
+from gameday.api import RequestMetrics
+from gameday.api import api as instrumented_api
 from gameday.procs import free_port
 
 # name -> (type, label names, buckets). Names as exposed (counters without _total,
@@ -57,12 +59,7 @@ METRICS: dict[str, tuple[str, tuple[str, ...], Optional[tuple[float, ...]]]] = {
     "schedule_generation_duration_seconds": ("histogram", ("algorithm",), (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600)),
     "schedule_violations": ("counter", ("violation_type",), None),
     "schedule_assignments": ("counter", ("algorithm",), None),
-    # HTTP requests (prometheus-fastapi-instrumentator 7.x, grouped status codes)
-    "http_requests": ("counter", ("handler", "method", "status"), None),
-    "http_request_duration_seconds": ("histogram", ("handler", "method"), (0.1, 0.5, 1)),
-    "http_request_duration_highr_seconds": ("histogram", (), (0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1,
-                                                              1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5, 7.5, 10, 30, 60)),
-    "http_requests_inprogress": ("gauge", ("handler", "method"), None),
+    # The HTTP request metrics come from the instrumentation itself (gameday/api.py).
 }
 
 # A healthy hospital: every alert quiet. Utilization 60% is GREEN and leaves
@@ -117,8 +114,11 @@ API_SLOW_EVERY = 250       # one in 250 takes longer than the latency SLO's seco
 class SimulatedBackend:
     """One backend process's metrics, served at http://127.0.0.1:PORT/metrics."""
 
-    def __init__(self, name: str, port: Optional[int] = None, seed: int = 0):
+    def __init__(self, name: str, port: Optional[int] = None, seed: int = 0, api_client=None):
         self.name = name
+        # Who answers the API's requests: the process's instrumented API
+        # (gameday/api.py), whose metrics this backend then exposes.
+        self._api_client = api_client
         self.port = port or free_port()
         self.registry = CollectorRegistry()
         self.metrics: dict[str, object] = {}
@@ -208,11 +208,13 @@ class SimulatedBackend:
             self._api_failed = 0
 
     def serve_api(self, now: Optional[float] = None) -> int:
-        """Count the API requests due by `now` at API_RATE, as the instrumentator would; returns how many.
+        """Send the API requests due by `now` at API_RATE to the instrumented API; returns how many.
 
         Requests take turns over API_ROUND. Exactly the failing share of them
         fail, spread evenly; a failing request is answered at once, so
-        failures never count against the latency SLO.
+        failures never count against the latency SLO. The requests are real
+        and answered in the background: the instrumentation counts each one
+        when its answer goes out.
         """
         now = time.time() if now is None else now
         with self._lock:
@@ -227,20 +229,22 @@ class SimulatedBackend:
                 fails = int(since * self._api_failing) > self._api_failed
                 if fails:
                     self._api_failed += 1
-                    status, seconds = "5xx", 0.02
+                    outcome, seconds = "fail", 0.0
                 elif index % API_CLIENT_ERROR_EVERY == API_CLIENT_ERROR_EVERY - 1:
-                    status, seconds = "4xx", 0.01
+                    outcome, seconds = "client-error", 0.0
                 else:
-                    status = "2xx"
+                    outcome = "ok"
                     seconds = 1.6 if index % API_SLOW_EVERY == API_SLOW_EVERY - 1 else self._random.uniform(0.02, 0.4)
-                labels = {"handler": handler, "method": method}
-                self.set("http_requests_inprogress", labels, 0)
-                self.inc("http_requests_total", {**labels, "status": status})
-                self.observe("http_request_duration_seconds", labels, seconds)
-                self.observe("http_request_duration_highr_seconds", {}, seconds)
+                self._api().call(method, handler, outcome, seconds)
                 self._api_served += 1
                 served += 1
             return served
+
+    def _api(self):
+        if self._api_client is None:
+            self._api_client = instrumented_api()
+            self.registry.register(RequestMetrics())
+        return self._api_client
 
     def everyday_traffic(self, tick: int) -> None:
         """What a healthy backend does in one 15 s tick of ordinary use.

@@ -27,6 +27,9 @@ from alerting.routing import inhibition_matchers, matches_all
 from components import constants as c
 from gameday import celery_app, celery_side
 from gameday import run as gameday_run
+from gameday.api import REQUEST_METRICS_PREFIX
+from gameday.api import ROUTES as api_routes
+from gameday.api import api as instrumented_api
 from gameday.backend import METRICS, SimulatedBackend
 from gameday.burn import windows_of
 from gameday.celery_side import exporter_release, exporter_requirements, redirect_exporter_flags
@@ -376,6 +379,8 @@ def test_backend_exposes_every_catalogued_backend_metric():
             family = name.removesuffix("_total")
             if entry["type"] == "info":
                 continue
+            if name.startswith(REQUEST_METRICS_PREFIX):
+                continue    # the instrumentation's own (tests/test_gameday_api.py), checked below
             assert family in METRICS, f"simulator lacks {name}"
             kind, labels, _ = METRICS[family]
             assert kind == entry["type"], f"{name}: simulator {kind}, catalog {entry['type']}"
@@ -387,6 +392,17 @@ def test_backend_exposes_every_catalogued_backend_metric():
         backend.inc("schedule_violations_total", {"violation_type": "80_hour"})
         text = requests.get(f"http://{backend.target}/metrics", timeout=5).text
         assert 'schedule_violations_total{violation_type="80_hour"} 1.0' in text
+        # The backend that serves the API exposes the instrumentation's metrics.
+        assert "http_requests_total{" not in text
+        backend.serve_api(now=time.time())
+        backend.serve_api(now=time.time() + 5)
+        instrumented_api().drain()
+        text = requests.get(f"http://{backend.target}/metrics", timeout=5).text
+        for entry in catalog:
+            if entry["name"].startswith(REQUEST_METRICS_PREFIX):
+                assert any(line.startswith(tuple(f"{s}{{" for s in entry["series"])) or
+                           line.startswith(tuple(f"{s} " for s in entry["series"]))
+                           for line in text.splitlines()), entry["name"]
     finally:
         backend.stop()
 
@@ -769,27 +785,33 @@ def test_the_game_day_checks_the_slo_dashboards_grafana_provisions(rendered):
 
 
 # -- the API's traffic and its SLO alerts -----------------------------------------
-def test_the_api_fails_exactly_its_failing_share_with_grouped_status_codes():
-    backend = SimulatedBackend("api")
+class RecordingApi:
+    """Stands in for the instrumented API (tests/test_gameday_api.py runs the real one)."""
+
+    def __init__(self):
+        self.calls: list[tuple[str, str, str, float]] = []
+
+    def call(self, method: str, route: str, outcome: str = "ok", seconds: float = 0.0) -> None:
+        self.calls.append((method, route, outcome, seconds))
+
+
+def test_the_api_fails_exactly_its_failing_share_on_routes_the_api_has():
+    client = RecordingApi()
+    backend = SimulatedBackend("api", api_client=client)
     backend.serve_api(now=1000.0)
     backend.api_failing(1 / 3)
     served = backend.serve_api(now=1000.0 + 300)       # five minutes at API_RATE
     backend.api_failing(0)
     backend.serve_api(now=1000.0 + 360)
-    counts: dict[str, float] = {}
-    handlers = set()
-    for family in backend.registry.collect():
-        for sample in family.samples:
-            if sample.name == "http_requests_total":
-                counts[sample.labels["status"]] = counts.get(sample.labels["status"], 0) + sample.value
-                handlers.add(sample.labels["handler"])
-    assert served == 600
-    assert set(counts) == {"2xx", "4xx", "5xx"}
-    assert counts["5xx"] == 200, "a third of the five minutes' requests, none after the fix"
-    assert all(h.startswith("/api/v1/") for h in handlers), "route templates, as the instrumentator labels them"
-    slow = backend.registry.get_sample_value("http_request_duration_highr_seconds_count") - \
-        backend.registry.get_sample_value("http_request_duration_highr_seconds_bucket", {"le": "1.0"})
-    assert 0 < slow / sum(counts.values()) < 0.01, "the latency SLO keeps within its 1 % budget"
+    outcomes: dict[str, int] = {}
+    for _, _, outcome, _ in client.calls:
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    assert served == 600 and len(client.calls) == 720
+    assert outcomes["fail"] == 200, "a third of the five minutes' requests, none after the fix"
+    assert set(outcomes) == {"ok", "client-error", "fail"}
+    assert {(method, route) for method, route, _, _ in client.calls} <= set(api_routes)
+    slow = sum(1 for _, _, outcome, seconds in client.calls if outcome == "ok" and seconds > 1)
+    assert 0 < slow / len(client.calls) < 0.01, "the latency SLO keeps within its 1 % budget"
 
 
 def test_an_api_step_acts_on_the_long_running_backend_with_a_share(tmp_path):
