@@ -462,8 +462,8 @@ class SeriesBuilder:
 
 
 def _le(bound: float) -> str:
-    """The le label as Prometheus 3 stores it: 1.0 reads as "1", 0.1 as "0.1"."""
-    return str(int(bound)) if float(bound).is_integer() else repr(float(bound))
+    """The le label as Prometheus 3 stores it, whatever the exposition wrote: 1 reads as "1.0", 0.1 as "0.1"."""
+    return repr(float(bound))
 
 
 def _handler(backend: int, route: int) -> str:

@@ -21,6 +21,8 @@ from typing import Mapping, Optional
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, start_http_server
 
+from gameday.api import RequestMetrics
+from gameday.api import api as instrumented_api
 from gameday.procs import free_port
 
 # name -> (type, label names, buckets). Names as exposed (counters without _total,
@@ -57,12 +59,7 @@ METRICS: dict[str, tuple[str, tuple[str, ...], Optional[tuple[float, ...]]]] = {
     "schedule_generation_duration_seconds": ("histogram", ("algorithm",), (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600)),
     "schedule_violations": ("counter", ("violation_type",), None),
     "schedule_assignments": ("counter", ("algorithm",), None),
-    # HTTP requests (prometheus-fastapi-instrumentator 7.x, grouped status codes)
-    "http_requests": ("counter", ("handler", "method", "status"), None),
-    "http_request_duration_seconds": ("histogram", ("handler", "method"), (0.1, 0.5, 1)),
-    "http_request_duration_highr_seconds": ("histogram", (), (0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1,
-                                                              1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5, 7.5, 10, 30, 60)),
-    "http_requests_inprogress": ("gauge", ("handler", "method"), None),
+    # The HTTP request metrics come from the instrumentation itself (gameday/api.py).
 }
 
 # A healthy hospital: every alert quiet. Utilization 60% is GREEN and leaves
@@ -101,18 +98,38 @@ HISTORY: tuple[tuple[str, Mapping[str, str], float], ...] = (
 )
 HISTORY_AGE = 21 * 24 * 3600.0
 
+# The API as its users call it (route templates, as the instrumentator labels
+# them), in the proportions of one round of requests.
+API_ROUND: tuple[tuple[str, str], ...] = (
+    ("/api/v1/schedules", "GET"), ("/api/v1/assignments", "GET"), ("/api/v1/schedules/{schedule_id}", "GET"),
+    ("/api/v1/schedules", "GET"), ("/api/v1/auth/login", "POST"), ("/api/v1/assignments", "GET"),
+    ("/api/v1/swaps", "POST"), ("/api/v1/schedules/{schedule_id}", "GET"), ("/api/v1/assignments", "GET"),
+    ("/api/v1/schedules/generate", "POST"), ("/api/v1/auth/refresh", "POST"),
+)
+API_RATE = 2.0             # requests per second
+API_CLIENT_ERROR_EVERY = 23   # one request in 23 is the client's mistake (4xx): good for the SLO
+API_SLOW_EVERY = 250       # one in 250 takes longer than the latency SLO's second (its budget is 1 in 100)
+
 
 class SimulatedBackend:
     """One backend process's metrics, served at http://127.0.0.1:PORT/metrics."""
 
-    def __init__(self, name: str, port: Optional[int] = None, seed: int = 0):
+    def __init__(self, name: str, port: Optional[int] = None, seed: int = 0, api_client=None):
         self.name = name
+        # Who answers the API's requests: the process's instrumented API
+        # (gameday/api.py), whose metrics this backend then exposes.
+        self._api_client = api_client
         self.port = port or free_port()
         self.registry = CollectorRegistry()
         self.metrics: dict[str, object] = {}
         self._lock = threading.RLock()
         self._server = None
         self._random = random.Random(seed)
+        self.api_since: Optional[float] = None     # when the API began serving
+        self._api_served = 0
+        self._api_failing = 0.0                    # share of requests answered 5xx
+        self._api_failing_since = 0                # requests served when that share was set
+        self._api_failed = 0                       # failed since then
         for metric, (kind, labels, buckets) in METRICS.items():
             doc = f"{metric} (simulated scheduler backend)"
             if kind == "gauge":
@@ -182,6 +199,52 @@ class SimulatedBackend:
     def observe(self, metric: str, labels: Mapping[str, str], value: float) -> None:
         with self._lock:
             self._child(metric, labels).observe(value)
+
+    def api_failing(self, share: float) -> None:
+        """From now on, this share of the API's requests fails (an unhandled exception: 5xx)."""
+        with self._lock:
+            self._api_failing = share
+            self._api_failing_since = self._api_served
+            self._api_failed = 0
+
+    def serve_api(self, now: Optional[float] = None) -> int:
+        """Send the API requests due by `now` at API_RATE to the instrumented API; returns how many.
+
+        Requests take turns over API_ROUND. Exactly the failing share of them
+        fail, spread evenly; a failing request is answered at once, so
+        failures never count against the latency SLO. The requests are real
+        and answered in the background: the instrumentation counts each one
+        when its answer goes out.
+        """
+        now = time.time() if now is None else now
+        with self._lock:
+            if self.api_since is None:
+                self.api_since = now
+            due = int((now - self.api_since) * API_RATE)
+            served = 0
+            while self._api_served < due:
+                index = self._api_served
+                handler, method = API_ROUND[index % len(API_ROUND)]
+                since = index + 1 - self._api_failing_since
+                fails = int(since * self._api_failing) > self._api_failed
+                if fails:
+                    self._api_failed += 1
+                    outcome, seconds = "fail", 0.0
+                elif index % API_CLIENT_ERROR_EVERY == API_CLIENT_ERROR_EVERY - 1:
+                    outcome, seconds = "client-error", 0.0
+                else:
+                    outcome = "ok"
+                    seconds = 1.6 if index % API_SLOW_EVERY == API_SLOW_EVERY - 1 else self._random.uniform(0.02, 0.4)
+                self._api().call(method, handler, outcome, seconds)
+                self._api_served += 1
+                served += 1
+            return served
+
+    def _api(self):
+        if self._api_client is None:
+            self._api_client = instrumented_api()
+            self.registry.register(RequestMetrics())
+        return self._api_client
 
     def everyday_traffic(self, tick: int) -> None:
         """What a healthy backend does in one 15 s tick of ordinary use.

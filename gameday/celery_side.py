@@ -14,28 +14,56 @@ from gameday.procs import GamedayError, Supervisor, free_port, wait_http, wait_t
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_EXPORTER_VENV = PROJECT_DIR / ".cache" / "gameday" / "exporter-venv"
-# The exporter as deployed (components: celeryExporterImage 0.11.2), from PyPI.
-# kombu 5.6 wants redis-py 6, which this exporter's own pin excludes.
-EXPORTER_REQUIREMENTS = ("prometheus-exporter-celery==0.11.2", "celery==5.5.3", "kombu<5.6", "packaging")
+# The exporter's releases are published on PyPI under the version its image is tagged with.
+EXPORTER_PACKAGE = "prometheus-exporter-celery"
+# What the exporter's release needs beside it: kombu 5.6 wants redis-py 6,
+# which the exporter's own pin excludes.
+EXPORTER_COMPANIONS = ("celery==5.5.3", "kombu<5.6", "packaging")
 
 
-def ensure_exporter_venv(venv: Path) -> Path:
-    """The exporter's own virtualenv (its top-level module is called `src`), created once and reused."""
+def exporter_release(stack: str) -> str:
+    """The exporter release the stack deploys: the tag of its celeryExporterImage (default or its own)."""
+    from components.settings import SettingsError, from_stack_file, image_release
+    try:
+        image = from_stack_file(stack)[0].celery_exporter_image
+    except SettingsError as error:
+        raise GamedayError(str(error)) from None
+    release = image_release(image)
+    if release is None:
+        raise GamedayError(f"celeryExporterImage {image!r}: its tag is not a release version such as 1.2.3, "
+                           "so there is no release of the exporter to run")
+    return ".".join(map(str, release))
+
+
+def exporter_requirements(version: str) -> tuple[str, ...]:
+    return (f"{EXPORTER_PACKAGE}=={version}", *EXPORTER_COMPANIONS)
+
+
+def ensure_exporter_venv(venv: Path, version: str) -> Path:
+    """The exporter's own virtualenv (its top-level module is called `src`), created once per release and reused."""
     python = venv / "bin" / "python"
     marker = venv / ".gameday-requirements"
-    wanted = "\n".join(EXPORTER_REQUIREMENTS)
+    requirements = exporter_requirements(version)
+    wanted = "\n".join(requirements)
     if python.exists() and marker.exists() and marker.read_text() == wanted:
         return python
-    print(f"gameday: installing the celery exporter into {venv} (once)", flush=True)
+    print(f"gameday: installing the celery exporter {version} into {venv} (once)", flush=True)
     venv.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
-    result = subprocess.run([str(python), "-m", "pip", "install", "-q", *EXPORTER_REQUIREMENTS],
+    result = subprocess.run([str(python), "-m", "pip", "install", "-q", *requirements],
                             capture_output=True, text=True)
     if result.returncode != 0:
         raise GamedayError("could not install the celery exporter "
-                           f"({' '.join(EXPORTER_REQUIREMENTS)}):\n{result.stderr[-2000:]}")
+                           f"({' '.join(requirements)}):\n{result.stderr[-2000:]}")
     marker.write_text(wanted)
     return python
+
+
+def installed_exporter_version(python: Path) -> str:
+    """The exporter release a virtualenv holds, as its package metadata says."""
+    result = subprocess.run([str(python), "-c", "import importlib.metadata as m, sys; "
+                             f"print(m.version({EXPORTER_PACKAGE!r}))"], capture_output=True, text=True)
+    return result.stdout.strip() if result.returncode == 0 else f"unknown ({result.stderr.strip()[-200:]})"
 
 
 def redirect_exporter_flags(args: Sequence[str], port: int) -> list[str]:

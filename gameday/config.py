@@ -53,6 +53,27 @@ def render(stack: str, outdir: Path) -> "Rendered":
     return rendered
 
 
+def link_bases(stack: str) -> dict[str, str]:
+    """Setting -> the URL notifications may link under: the external URLs and the runbooks' base.
+
+    The runbooks' `{revision}` becomes the commit the rendered rules link to,
+    as components.render makes it.
+    """
+    from components.revision import REVISION_TOKEN, runbooks_revision
+    from components.settings import PROJECT_DIR as SETTINGS_PROJECT_DIR
+    from components.settings import SettingsError, from_stack_file
+    try:
+        settings, _ = from_stack_file(stack)
+    except SettingsError as error:
+        raise GamedayError(str(error)) from None
+    runbooks = settings.runbook_base_url
+    if REVISION_TOKEN in runbooks:
+        runbooks = runbooks.replace(REVISION_TOKEN, runbooks_revision(SETTINGS_PROJECT_DIR))
+    bases = {"prometheusUrl": settings.prometheus_url, "alertmanagerUrl": settings.alertmanager_url,
+             "grafanaUrl": settings.grafana_url, "runbookBaseUrl": runbooks}
+    return {name: url for name, url in bases.items() if url}
+
+
 def with_local_values(args: tuple[str, ...], local: Mapping[str, str]) -> tuple[str, ...]:
     """The deployed arguments with the values of the flags in `local` (paths, addresses) replaced."""
     missing = [flag for flag in local if not any(arg.startswith(flag + "=") for arg in args)]
@@ -264,6 +285,7 @@ class AlertRule:
     for_seconds: float
     interval_seconds: float
     labels: Mapping[str, str]
+    expr: str = ""
 
 
 def alert_rules(rules_dir: Path, default_interval: float) -> dict[str, AlertRule]:
@@ -275,7 +297,8 @@ def alert_rules(rules_dir: Path, default_interval: float) -> dict[str, AlertRule
             if "alert" in rule:
                 rules[rule["alert"]] = AlertRule(rule["alert"], group["name"],
                                                  duration_seconds(rule["for"]) if rule.get("for") else 0.0,
-                                                 interval, {k: str(v) for k, v in (rule.get("labels") or {}).items()})
+                                                 interval, {k: str(v) for k, v in (rule.get("labels") or {}).items()},
+                                                 str(rule.get("expr", "")))
     return rules
 
 

@@ -39,6 +39,17 @@ class AlertSeen:
 
 
 @dataclass
+class SilenceMade:
+    """A silence a scenario made: where, when, on which replicas it was active, when it was expired."""
+    made_at: float
+    id: Optional[str] = None
+    replica: Optional[str] = None
+    active_on: list[str] = field(default_factory=list)
+    expired_at: Optional[float] = None
+    problem: str = ""
+
+
+@dataclass
 class Check:
     name: str
     ok: bool
@@ -85,3 +96,6 @@ class Observations:
     alertmanager_replicas: int
     smtp_requires_tls: bool
     config_changes: tuple[str, ...]                 # besides endpoints, for the report
+    api_since: Optional[float] = None               # when the API began serving (the SLOs' good history)
+    silences: Mapping[tuple[str, str], SilenceMade] = field(default_factory=dict)   # (scenario, step) ->
+    link_bases: Mapping[str, str] = field(default_factory=dict)   # setting -> URL notifications may link under

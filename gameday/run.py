@@ -9,7 +9,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
@@ -19,22 +19,40 @@ from components import constants as c
 from components.constants import JOB_ALERTMANAGER, JOB_CELERY_EXPORTER, JOB_GRAFANA, JOB_PROMETHEUS
 from gameday import celery_app
 from gameday.backend import SimulatedBackend
-from gameday.celery_side import DEFAULT_EXPORTER_VENV, CelerySide, ensure_exporter_venv
+from gameday.burn import windows_of
+from gameday.celery_side import (
+    DEFAULT_EXPORTER_VENV,
+    CelerySide,
+    ensure_exporter_venv,
+    exporter_release,
+    installed_exporter_version,
+)
 from gameday.config import (
     LocalReceivers,
     LocalTargets,
     alert_rules,
+    link_bases,
     local_alertmanager_config,
     local_prometheus_config,
     prometheus_intervals,
     receiver_kinds,
     render,
+    rule_groups,
     smtp_requires_tls,
     write_yaml,
 )
-from gameday.observations import KILLED, REPLACED, ROLLED, AlertSeen, Disruption, Observations, Result
+from gameday.observations import (
+    KILLED,
+    REPLACED,
+    ROLLED,
+    AlertSeen,
+    Disruption,
+    Observations,
+    Result,
+    SilenceMade,
+)
 from gameday.panels import check_dashboards
-from gameday.plan import TOLERANCE, Slot, Timing, schedule
+from gameday.plan import TOLERANCE, WARMUP, Slot, Timing, outage_of, schedule
 from gameday.procs import GamedayError, Supervisor
 from gameday.scenarios import LONG_RUNNING_BACKEND, Step, load_all
 from gameday.servers import AlertmanagerReplica, PrometheusReplica, alertmanager_binary, prometheus_binary, redis_binary
@@ -43,7 +61,6 @@ from gameday.verdict import judge
 
 TICK = 15.0          # ordinary traffic: one round per scrape interval of the default stack
 POLL = 5.0           # how often the alert states are read for the timelines
-WARMUP = 45.0        # scrapes enough for rate() to have two samples everywhere
 SETTLE = 30.0        # after the last awaited notification: time for a duplicate to show up
 ROLL_START = 90.0    # the rollout begins once the first alerts are pending
 ROLL_AWAY = 90.0     # each Alertmanager pod of a rollout: terminated until ready again
@@ -101,6 +118,7 @@ class GameDay:
         self.disruptions: list[Disruption] = []
         # (replica, labels as JSON) -> first seen firing, for the long-running backend
         self.long_running_alerts: dict[tuple[str, str], float] = {}
+        self.silences: dict[tuple[str, str], SilenceMade] = {}   # (scenario, step) -> the silence it made
         self.t0 = 0.0
         self._stop = threading.Event()
 
@@ -126,7 +144,8 @@ class GameDay:
         self.am_config_rendered = yaml.safe_load((rendered / "alertmanager/alertmanager.yml").read_text())
         environment = yaml.safe_load(prom_text)["global"]["external_labels"]["env"]
         self.rules = alert_rules(rendered / "prometheus/rules", evaluation)
-        self.timing = Timing(scrape, evaluation, self.rules, self.am_config_rendered, environment)
+        self.timing = Timing(scrape, evaluation, self.rules, self.am_config_rendered, environment,
+                             windows_of(rule_groups(rendered / "prometheus/rules")))
         scenarios = load_all()
         if o.only:
             unknown = set(o.only) - {s.name for s in scenarios}
@@ -165,8 +184,10 @@ class GameDay:
                 backend = SimulatedBackend(slot.scenario.name, seed=len(self.backends) + 1)
                 backend.start()
                 self.backends[slot.scenario.name] = backend
+        self.exporter_release = exporter_release(o.stack)
+        self.exporter_python = ensure_exporter_venv(o.exporter_venv, self.exporter_release)
         self.celery = CelerySide(self.supervisor, self.workdir, redis_server=self.redis_bin,
-                                 exporter_python=ensure_exporter_venv(o.exporter_venv),
+                                 exporter_python=self.exporter_python,
                                  exporter_args=self.commands[c.CELERY_EXPORTER].args)
         self.celery.start(workers=1)
 
@@ -264,6 +285,8 @@ class GameDay:
         running = {f"{server.name} {server.version()}" for server in [*self.prometheus, *self.alertmanagers]}
         wanted = {f"{server.name} {releases[server.kind].version}" for server in [*self.prometheus,
                                                                                    *self.alertmanagers]}
+        running.add(f"celery-exporter {installed_exporter_version(self.exporter_python)}")
+        wanted.add(f"celery-exporter {self.exporter_release}")
         self.result.add("servers run the deployed releases", running == wanted,
                         ", ".join(sorted(running)) + ("" if running == wanted else
                                                       f"; the stack deploys {', '.join(sorted(wanted - running))}"))
@@ -271,6 +294,8 @@ class GameDay:
     def everyday_traffic(self, tick: int) -> None:
         for backend in self.all_backends():
             backend.everyday_traffic(tick)
+        # The API's requests: production has one backend, the long-running one.
+        self.long_running.serve_api()
         # Beat and the API keep sending whether or not a worker is alive.
         self.celery.send(celery_app.HEALTH_CHECK)
         self.celery.send(celery_app.COLLECT_METRICS)
@@ -298,6 +323,51 @@ class GameDay:
                     self.celery.send(item["task"], int(item.get("count", 1)), **(item.get("kwargs") or {}))
                 elif action == "purge":
                     self.celery.purge(item)
+                elif action == "api":
+                    backend.api_failing(item["failing"])
+                elif action == "silence":
+                    self.make_silence(scenario.name, step.name, item)
+                elif action == "unsilence":
+                    self.expire_silence(scenario.name, item)
+
+    def make_silence(self, scenario: str, step: str, spec: dict) -> None:
+        """A silence as an operator makes one: the silences package, on whichever replica answers."""
+        from silences import Client, SilenceError, end_of, matchers_from
+        record = self.silences[(scenario, step)] = SilenceMade(made_at=time.time())
+        problems = []
+        for am in self.alertmanagers:
+            try:
+                now = datetime.now(timezone.utc)
+                record.id = Client(am.url).add(matchers_from([str(m) for m in spec["matchers"]]), spec["author"],
+                                               spec["comment"], end_of(now, str(spec["duration"]), None), now)
+                record.replica = am.name
+                self.say(f"   {time.time() - self.t0:6.0f}s  silence {record.id} made on {am.name}: "
+                         f"{', '.join(map(str, spec['matchers']))} for {spec['duration']}")
+                return
+            except SilenceError as error:
+                problems.append(f"{am.name}: {error}")
+        record.problem = "; ".join(problems)
+
+    def expire_silence(self, scenario: str, step: str) -> None:
+        """Expire the silence a step made, after noting which replicas hold it (gossip)."""
+        from silences import Client, SilenceError
+        record = self.silences.get((scenario, step))
+        if record is None or record.id is None:
+            return
+        for am in self.alertmanagers:
+            try:
+                if any(s.id == record.id and s.state == "active" for s in Client(am.url).silences()):
+                    record.active_on.append(am.name)
+            except SilenceError:
+                pass    # restarting: gossip brings it back with the silence
+        for am in self.alertmanagers:
+            try:
+                Client(am.url).expire(record.id)
+                record.expired_at = time.time()
+                self.say(f"   {record.expired_at - self.t0:6.0f}s  silence {record.id} expired on {am.name}")
+                return
+            except SilenceError as error:
+                record.problem = f"expiring on {am.name}: {error}"
 
     def run_scenarios(self) -> None:
         self.t0 = time.time()
@@ -334,6 +404,7 @@ class GameDay:
                 self.everyday_traffic(tick)
                 tick += 1
                 next_tick += TICK
+            self.long_running.serve_api(now)
             if now >= next_poll:
                 self.poll_alerts(now)
                 self.poll_long_running(now)
@@ -429,7 +500,9 @@ class GameDay:
                 if since is None:
                     return False
                 if expectation.inhibited:
-                    if now < since + self.timing.fire_bound(expectation.alert) * TOLERANCE:
+                    outage = outage_of(slot.scenario, expectation, self.timing,
+                                       since - self.long_running.api_since if self.long_running.api_since else 0.0)
+                    if now < since + self.timing.fire_bound(expectation.alert, outage=outage) * TOLERANCE:
                         return False
                     continue
                 for receiver in expectation.notify:
@@ -569,7 +642,8 @@ class GameDay:
         # Judge as soon as every alert is back, at the latest when the restore is due.
         deadline = stopped + self.restore_seconds()
         while True:
-            lost, kept, cleared = judge_restored(before, replica.alerts(), self.prometheus[0].alerts())
+            lost, kept, cleared = judge_restored(before, replica.alerts(), self.prometheus[0].alerts(),
+                                                 frozenset(n for n, r in self.rules.items() if not r.for_seconds))
             if not lost or time.time() > deadline:
                 break
             time.sleep(2)
@@ -607,7 +681,9 @@ class GameDay:
             long_running_target=self.long_running.target if self.long_running else None,
             long_running_alerts=dict(self.long_running_alerts), disruptions=tuple(self.disruptions),
             prometheus_replicas=len(self.prometheus), alertmanager_replicas=len(self.alertmanagers),
-            smtp_requires_tls=self.smtp_requires_tls, config_changes=tuple(self.config_changes))
+            smtp_requires_tls=self.smtp_requires_tls, config_changes=tuple(self.config_changes),
+            api_since=self.long_running.api_since if self.long_running else None, silences=dict(self.silences),
+            link_bases=link_bases(self.o.stack))
 
     def judge(self) -> None:
         judge(self.observations(), self.result, self.say)
@@ -635,13 +711,17 @@ class GameDay:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def judge_restored(before: Iterable[dict], after: list[dict], elsewhere: list[dict]) -> tuple[list[str], int, int]:
+def judge_restored(before: Iterable[dict], after: list[dict], elsewhere: list[dict],
+                   without_for: frozenset[str] = frozenset()) -> tuple[list[str], int, int]:
     """Which alerts firing before a restart are not firing again with their old activeAt?
 
     `before` and `after` are one replica's /api/v1/alerts entries around its
     restart, `elsewhere` the other replica's now. Returns the problems, how
-    many fire again, and how many cleared meanwhile (gone from the other
-    replica too, so rightly gone here)."""
+    many fire again with their old activeAt, and how many cleared meanwhile
+    (gone from the other replica too, so rightly gone here). Alerts named in
+    `without_for` (no `for:`, the SLOs' burn rates) have no wait to restore:
+    Prometheus gives them a new activeAt and they fire at once, which is
+    right; they must only fire again, and are not counted as restored."""
     def key(alert: dict) -> str:
         return json.dumps(alert["labels"], sort_keys=True)
     now_here = {key(a): a for a in after}
@@ -655,6 +735,9 @@ def judge_restored(before: Iterable[dict], after: list[dict], elsewhere: list[di
                 lost.append(f"{name} gone")
             else:
                 cleared += 1
+        elif name in without_for:
+            if again["state"] != "firing":
+                lost.append(f"{name} {again['state']} (it has no for: and must fire at once)")
         elif abs(_timestamp(again["activeAt"]) - _timestamp(alert["activeAt"])) > 1:
             # The restored activeAt is whole seconds; anything else is a fresh wait.
             lost.append(f"{name} waits a fresh for: (active since {again['activeAt']}, was {alert['activeAt']})")

@@ -1,12 +1,16 @@
 """What the game day proves: expectations per scenario, timelines, latencies, the summary lines."""
 from __future__ import annotations
 
+import html
 import json
+import re
 import statistics
-from typing import Callable
+from collections import Counter
+from typing import Callable, Optional
+from urllib.parse import urlsplit
 
-from gameday.observations import ALERTMANAGER_DISRUPTIONS, REPLACED, Disruption, Observations, Result
-from gameday.plan import TOLERANCE
+from gameday.observations import ALERTMANAGER_DISRUPTIONS, REPLACED, Disruption, Observations, Result, SilenceMade
+from gameday.plan import TOLERANCE, outage_of
 from gameday.scenarios import RECEIVERS
 from gameday.standins import Notification
 
@@ -92,6 +96,102 @@ def judge_long_running(obs: Observations, result: Result) -> None:
                f"no alert about {obs.long_running_target} beyond what its scenarios expect")
 
 
+def judge_silence(obs: Observations, result: Result, scenario, expectation, episode, about: list,
+                  label: str, timeline: list) -> Optional[SilenceMade]:
+    """A silence made before the alert fired holds it back: it fires in Prometheus, reaches nobody.
+
+    Returns the silence, whose end the notifications are then measured from.
+    """
+    made_by = scenario.step(expectation.silenced_until).actions["unsilence"]
+    silence = obs.silences.get((scenario.name, made_by))
+    if silence is None or silence.id is None:
+        result.add(f"{label} held back by a silence", False,
+                   f"no silence was made: {silence.problem if silence else 'its step never ran'}")
+        return None
+    timeline.append((silence.made_at, f"silence {silence.id} made on {silence.replica}"))
+    if silence.expired_at is None:
+        result.add(f"{label} held back by a silence", False, f"silence {silence.id} was never expired: "
+                   f"{silence.problem or 'its step never ran'}")
+        return silence
+    timeline.append((silence.expired_at, f"silence {silence.id} expired"))
+    group_wait = max(r.group_wait for r in obs.timing.routes(expectation.alert, episode.labels if episode else {}))
+    # The silence is put to the test only if a notification fell due while it was active.
+    due = episode.firing + group_wait if episode and episode.firing else None
+    leaked = [n for n in about if n.status == "firing" and n.arrived < silence.expired_at]
+    tested = due is not None and silence.made_at < episode.firing and due < silence.expired_at
+    result.add(f"{label} held back by a silence", tested and not leaked,
+               (f"made {_clock(episode.firing - silence.made_at)} before the alert fired in Prometheus; "
+                f"its notification was due at {_clock(due - obs.t0)}, expired at "
+                f"{_clock(silence.expired_at - obs.t0)}; active on {', '.join(silence.active_on) or 'no replica'} "
+                "before it expired; ") if tested else
+               ("the alert never fired while the silence was active: nothing proven; " if not leaked else "")
+               + (f"reached {', '.join(sorted({n.kind for n in leaked}))} while silenced" if leaked else
+                  "nothing reached any receiver meanwhile"))
+    return silence
+
+
+_URL = re.compile(r"""https?://[^\s<>"'`|]+""")
+
+
+def _strings(value) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in _strings(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in _strings(item)]
+    return []
+
+
+def links_in(note: Notification) -> list[str]:
+    """Every URL a notification carries: in any field of a JSON body, in an e-mail's text and HTML."""
+    try:
+        texts = [note.text] if note.kind == "email" else _strings(json.loads(note.text))
+    except ValueError:
+        texts = [note.text]
+    return [html.unescape(match.group(0)).rstrip(".,;:)]*") for text in texts for match in _URL.finditer(text)]
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
+
+
+def judge_links(obs: Observations, result: Result) -> None:
+    """Every link a receiver got leads where the stack says its services are published.
+
+    The external URLs (prometheusUrl, alertmanagerUrl, grafanaUrl) or the
+    runbooks, at the revision the rules were rendered with: a link to this
+    machine's loopback address or to a default would be dead for the
+    person paged.
+    """
+    if not obs.link_bases:
+        return
+    origins = {_origin(url): name for name, url in obs.link_bases.items()}
+    runbooks = obs.link_bases.get("runbookBaseUrl", "").rstrip("/") + "/"
+    wrong: list[str] = []
+    seen: Counter = Counter()
+    by_kind: Counter = Counter()
+    for note in obs.notifications:
+        for url in links_in(note):
+            by_kind[note.kind] += 1
+            name = origins.get(_origin(url))
+            if name is None:
+                wrong.append(f"{note.kind} {note.status} at {_clock(note.arrived - obs.t0)}: {url}")
+            elif name == "runbookBaseUrl" and not url.startswith(runbooks):
+                wrong.append(f"{note.kind} {note.status}: {url} is not under the deployed runbooks {runbooks}")
+            else:
+                seen[name] += 1
+    total = sum(by_kind.values())
+    result.add("every link in a notification leads to a configured URL or the deployed runbooks",
+               total > 0 and not wrong,
+               (f"{len(wrong)} of {total} links elsewhere: " + "; ".join(wrong[:8])) if wrong else
+               (f"{total} links ({', '.join(f'{k} {n}' for k, n in sorted(by_kind.items()))}): "
+                + ", ".join(f"{name} {n}" for name, n in sorted(seen.items()))) if total else
+               "no notification carried a link")
+
+
 def judge(obs: Observations, result: Result, say: Callable[[str], None]) -> None:
     """Every check of the run into `result`, the timelines and the report through `say`."""
     notes = list(obs.notifications)
@@ -136,6 +236,9 @@ def judge(obs: Observations, result: Result, say: Callable[[str], None]) -> None
             for note in about:
                 timeline.append((note.arrived, f"{expectation.alert} {note.status} -> {note.kind}"))
             labels = episode.labels if episode else {}
+            # An API outage's alert waits on its windows, which held the good traffic served before.
+            outage = outage_of(scenario, expectation, obs.timing,
+                               condition_at - obs.api_since if obs.api_since else 0.0)
             if expectation.inhibited:
                 fired = episode is not None and episode.firing is not None
                 # Inhibition holds an alert back while its source fires. Once the
@@ -156,7 +259,9 @@ def judge(obs: Observations, result: Result, say: Callable[[str], None]) -> None
             if routed != set(expectation.notify):
                 result.add(f"{label} routing", False, f"the routes send it to {sorted(routed)}, "
                            f"the scenario expects {list(expectation.notify)}")
-            bound = obs.timing.fire_bound(expectation.alert, labels)
+            bound = obs.timing.fire_bound(expectation.alert, labels, outage)
+            silence = judge_silence(obs, result, scenario, expectation, episode, about, label, timeline) \
+                if expectation.silenced_until else None
             cleared_at = (obs.step_times.get((scenario.name, expectation.resolved_after))
                           if expectation.resolved_after else None)
             # Repeats are only duplicates while the alert is still the same episode.
@@ -173,19 +278,40 @@ def judge(obs: Observations, result: Result, say: Callable[[str], None]) -> None
                                f"nothing arrived within {_clock(window_end - condition_at)} of the condition")
                     continue
                 first = firing[0]
-                latency = first.arrived - condition_at
-                ratio = latency / bound
-                result.ratios.append(ratio)
-                result.latency_rows.append((scenario.name, expectation.alert, receiver, "firing", latency, bound, ratio))
-                result.add(f"{label} -> {receiver}", ratio <= TOLERANCE,
-                           f"after {_clock(latency)}, bound {_clock(bound)} (ratio {ratio:.2f})")
+                if silence is not None:
+                    # Held back until the silence ended; then the group's next flush sends it.
+                    if silence.expired_at is None:
+                        continue
+                    firing = [n for n in firing if n.arrived >= silence.expired_at]
+                    if not firing:
+                        result.add(f"{label} -> {receiver} once the silence expired", False,
+                                   f"nothing arrived within {_clock(window_end - silence.expired_at)}")
+                        continue
+                    first = firing[0]
+                    latency = first.arrived - silence.expired_at
+                    flush = max(r.group_interval for r in obs.timing.routes(expectation.alert, labels))
+                    ratio = latency / flush
+                    result.ratios.append(ratio)
+                    result.latency_rows.append((scenario.name, expectation.alert, receiver, "unmuted", latency,
+                                                flush, ratio))
+                    result.add(f"{label} -> {receiver} once the silence expired", ratio <= TOLERANCE,
+                               f"after {_clock(latency)}, bound {_clock(flush)} (group_interval; ratio {ratio:.2f})")
+                else:
+                    latency = first.arrived - condition_at
+                    ratio = latency / bound
+                    result.ratios.append(ratio)
+                    result.latency_rows.append((scenario.name, expectation.alert, receiver, "firing", latency, bound,
+                                                ratio))
+                    result.add(f"{label} -> {receiver}", ratio <= TOLERANCE,
+                               f"after {_clock(latency)}, bound {_clock(bound)} (ratio {ratio:.2f})")
                 repeat = max(r.repeat_interval for r in obs.timing.routes(expectation.alert, labels))
                 if len(firing) > 1 and firing[-1].arrived - first.arrived < repeat:
                     exactly_once_problems.append((firing[1].arrived, f"{label} reached {receiver} {len(firing)} "
                                                   f"times (at {_arrivals(firing, obs.t0)})"))
                 if expectation.resolved_after and expectation.alert not in slot.awaited:
                     skipped.append(f"{label} resolution at {receiver}: bound "
-                                   f"{_clock(obs.timing.resolve_bound(expectation, labels))} exceeds the --quick budget")
+                                   f"{_clock(obs.timing.resolve_bound(expectation, labels, outage))} exceeds the "
+                                   "--quick budget")
                 elif expectation.resolved_after:
                     if cleared_at is None:
                         result.add(f"{label} resolved at {receiver}", False,
@@ -196,7 +322,7 @@ def judge(obs: Observations, result: Result, say: Callable[[str], None]) -> None
                                 and n.arrived >= cleared_at and n.arrived <= window_end
                                 and (expectation.alert in n.alertnames
                                      or (dedup and n.detail.get("dedup_key") == dedup))]
-                    limit = obs.timing.resolve_bound(expectation, labels)
+                    limit = obs.timing.resolve_bound(expectation, labels, outage)
                     if not resolved:
                         result.add(f"{label} resolved at {receiver}", False,
                                    f"no resolved notification within {_clock(window_end - cleared_at)}")
@@ -243,6 +369,7 @@ def judge(obs: Observations, result: Result, say: Callable[[str], None]) -> None
                    not exactly_once_problems, "; ".join(p for _, p in exactly_once_problems) or "no duplicates")
     judge_disruptions(obs, result, unexpected, exactly_once_problems)
     judge_long_running(obs, result)
+    judge_links(obs, result)
 
     # The report.
     say("\n== alert latency (condition true -> notification arrived; bound = scrape + evaluation + for + "

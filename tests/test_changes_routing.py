@@ -219,7 +219,7 @@ def test_an_objective_change_is_said_with_the_error_budget_it_gives(real_project
 
 def test_a_window_and_an_sli_change_are_said_too(real_project):
     slo = real_project.path / "slos" / "api_latency.yml"
-    slo.write_text(slo.read_text().replace('le="1"', 'le="0.5"'))
+    slo.write_text(slo.read_text().replace('le="1.0"', 'le="0.5"'))
     path = real_project.path / "Pulumi.dev.yaml"
     path.write_text(path.read_text() + "  scheduler-monitoring:sloApiLatencyWindow: 14d\n")
     real_project.commit("faster and shorter")

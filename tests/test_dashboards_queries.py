@@ -169,7 +169,7 @@ AVAILABILITY_5XX = f'http_requests_total{{{BACKEND}, handler="/api/v1/schedules"
 EXPORTS_2XX = f'http_requests_total{{{BACKEND}, handler="/api/v1/exports/{{export_id}}", method="GET", status="2xx"}}'
 EXPORTS_5XX = f'http_requests_total{{{BACKEND}, handler="/api/v1/exports/{{export_id}}", method="GET", status="5xx"}}'
 LATENCY_COUNT = f'http_request_duration_highr_seconds_count{{{BACKEND}}}'
-LATENCY_FAST = f'http_request_duration_highr_seconds_bucket{{{BACKEND}, le="1"}}'
+LATENCY_FAST = f'http_request_duration_highr_seconds_bucket{{{BACKEND}, le="1.0"}}'
 # The SLO panels keep the series' slo label.
 AVAILABILITY, LATENCY = '{slo="api_availability"}', '{slo="api_latency"}'
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import json
+import math
 import os
 import re
 import signal
@@ -24,10 +25,14 @@ import yaml
 
 from alerting.routing import inhibition_matchers, matches_all
 from components import constants as c
-from gameday import celery_app
+from gameday import celery_app, celery_side
 from gameday import run as gameday_run
+from gameday.api import REQUEST_METRICS_PREFIX
+from gameday.api import ROUTES as api_routes
+from gameday.api import api as instrumented_api
 from gameday.backend import METRICS, SimulatedBackend
-from gameday.celery_side import redirect_exporter_flags
+from gameday.burn import windows_of
+from gameday.celery_side import exporter_release, exporter_requirements, redirect_exporter_flags
 from gameday.config import (
     LocalReceivers,
     LocalTargets,
@@ -37,6 +42,7 @@ from gameday.config import (
     prometheus_intervals,
     receiver_kinds,
     render,
+    rule_groups,
 )
 from gameday.observations import KILLED, REPLACED, ROLLED, Disruption, Observations, Result
 from gameday.plan import QUICK_MAX_FOR, Timing, schedule
@@ -72,7 +78,8 @@ def timing(rendered) -> Timing:
     prom_text = (rendered / "prometheus/prometheus.yml").read_text()
     scrape, evaluation = prometheus_intervals(prom_text)
     am = yaml.safe_load((rendered / "alertmanager/alertmanager.yml").read_text())
-    return Timing(scrape, evaluation, alert_rules(rendered / "prometheus/rules", evaluation), am, "prod")
+    return Timing(scrape, evaluation, alert_rules(rendered / "prometheus/rules", evaluation), am, "prod",
+                  windows_of(rule_groups(rendered / "prometheus/rules")))
 
 
 # -- scenarios against the deployed rules and routes ---------------------------
@@ -301,6 +308,28 @@ def test_exporter_runs_with_the_deployed_flags_listening_locally(commands):
     assert not any("redis://" in a for a in deployed), "the broker URL must travel in CE_BROKER_URL only"
 
 
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_exporter_release_is_the_tag_of_the_image_the_stack_deploys(stack):
+    from components.settings import from_stack_file
+    image = from_stack_file(stack)[0].celery_exporter_image
+    version = exporter_release(stack)
+    assert image.endswith(f":{version}") or image.endswith(f":v{version}")
+    assert exporter_requirements(version)[0] == f"prometheus-exporter-celery=={version}"
+    # The image tag is the one place that says it.
+    for path in Path(celery_side.__file__).parent.glob("*.py"):
+        assert version not in path.read_text(), f"{path.name} names the exporter release {version}"
+
+
+def test_an_exporter_image_without_a_release_tag_has_no_release_to_run(monkeypatch):
+    from components import settings
+
+    class Untagged:
+        celery_exporter_image = "danihodovic/celery-exporter:latest"
+    monkeypatch.setattr(settings, "from_stack_file", lambda stack: (Untagged(), None))
+    with pytest.raises(GamedayError, match="not a release version"):
+        exporter_release("prod")
+
+
 def test_alertmanager_replicas_run_the_deployed_flags_in_one_cluster(commands, tmp_path):
     replicas = [AlertmanagerReplica(i, "alertmanager", tmp_path / "am.yml", tmp_path / f"am-{i}",
                                     deployed_args=commands[c.ALERTMANAGER].args)
@@ -350,6 +379,8 @@ def test_backend_exposes_every_catalogued_backend_metric():
             family = name.removesuffix("_total")
             if entry["type"] == "info":
                 continue
+            if name.startswith(REQUEST_METRICS_PREFIX):
+                continue    # the instrumentation's own (tests/test_gameday_api.py), checked below
             assert family in METRICS, f"simulator lacks {name}"
             kind, labels, _ = METRICS[family]
             assert kind == entry["type"], f"{name}: simulator {kind}, catalog {entry['type']}"
@@ -361,6 +392,17 @@ def test_backend_exposes_every_catalogued_backend_metric():
         backend.inc("schedule_violations_total", {"violation_type": "80_hour"})
         text = requests.get(f"http://{backend.target}/metrics", timeout=5).text
         assert 'schedule_violations_total{violation_type="80_hour"} 1.0' in text
+        # The backend that serves the API exposes the instrumentation's metrics.
+        assert "http_requests_total{" not in text
+        backend.serve_api(now=time.time())
+        backend.serve_api(now=time.time() + 5)
+        instrumented_api().drain()
+        text = requests.get(f"http://{backend.target}/metrics", timeout=5).text
+        for entry in catalog:
+            if entry["name"].startswith(REQUEST_METRICS_PREFIX):
+                assert any(line.startswith(tuple(f"{s}{{" for s in entry["series"])) or
+                           line.startswith(tuple(f"{s} " for s in entry["series"]))
+                           for line in text.splitlines()), entry["name"]
     finally:
         backend.stop()
 
@@ -548,6 +590,11 @@ def test_a_restored_alert_counts_only_when_firing_again_with_its_first_active_at
     fresh = [_alert("A", "pending", "2026-11-26T10:07:30Z")]
     lost, kept, _ = judge_restored(before, fresh, before)
     assert kept == 0 and "waits a fresh for:" in lost[0]
+    # An alert without for: (a burn rate) fires again at once with a new activeAt: nothing lost, nothing restored.
+    again = [_alert("A", "firing", "2026-11-26T10:07:30Z")]
+    assert judge_restored(before, again, before, without_for=frozenset({"A"})) == ([], 0, 0)
+    lost, _, _ = judge_restored(before, fresh, before, without_for=frozenset({"A"}))
+    assert lost == ["A pending (it has no for: and must fire at once)"]
 
 
 def test_an_alert_gone_after_a_restart_is_lost_unless_it_cleared_everywhere():
@@ -686,3 +733,257 @@ def test_replica_counts_come_from_the_stack(monkeypatch, tmp_path):
         finally:
             day.close()
     assert counts == [(3, 5), (3, 1)]
+
+
+class _FakePrometheus:
+    """Answers the panel check's queries: data wherever `has_data` says so."""
+
+    def __init__(self, has_data):
+        self.has_data = has_data
+        self.asked: list[str] = []
+
+    def query(self, expr, at=None):
+        self.asked.append(expr)
+        if expr == "slo:objective:ratio":
+            return [{"metric": {"slo": "api_availability"}}, {"metric": {"slo": "api_latency"}}]
+        return [{"metric": {}, "value": [at, "1"]}] if self.has_data(expr) else []
+
+    def query_range(self, expr, start, end, step):
+        self.asked.append(expr)
+        return [{"metric": {}, "values": [[start, "1"]]}] if self.has_data(expr) else []
+
+
+def test_the_panel_check_reads_dashboards_in_folders_and_each_repeat_of_a_row(tmp_path):
+    from gameday.panels import check_dashboards
+    (tmp_path / "SLOs").mkdir()
+    (tmp_path / "overview.json").write_text(json.dumps({"uid": "overview", "panels": [
+        {"id": 1, "title": "Up", "type": "stat", "targets": [{"expr": "up"}]}]}))
+    (tmp_path / "SLOs" / "slos.json").write_text(json.dumps({
+        "uid": "slos",
+        "templating": {"list": [{"name": "slo", "type": "query", "includeAll": True, "multi": True,
+                                 "query": "label_values(slo:objective:ratio, slo)",
+                                 "current": {"value": ["$__all"]}}]},
+        "panels": [
+            {"id": 100, "type": "row", "title": "SLO $slo", "repeat": "slo", "panels": []},
+            {"id": 1, "title": "SLI now", "type": "stat", "targets": [{"expr": 'slo:sli{slo="$slo"}', "instant": True}]},
+            {"id": 2, "title": "Bad requests", "type": "timeseries",
+             "targets": [{"expr": 'slo_handler:bad{slo="$slo"} > 0'}]},
+        ]}))
+    prometheus = _FakePrometheus(lambda expr: "api_latency" not in expr or "slo_handler" not in expr)
+    results = check_dashboards(tmp_path, prometheus, 0.0, 3600.0)
+    drawn = {(r.dashboard, r.panel_id): r.has_data for r in results}
+    assert drawn == {("overview", 1): True,
+                     ("slos (slo=api_availability)", 1): True, ("slos (slo=api_availability)", 2): True,
+                     ("slos (slo=api_latency)", 1): True, ("slos (slo=api_latency)", 2): False}
+    assert 'slo_handler:bad{slo="api_latency"} > 0' in prometheus.asked
+
+
+def test_the_game_day_checks_the_slo_dashboards_grafana_provisions(rendered):
+    folders = {path.parent.relative_to(rendered / "grafana/dashboards").as_posix()
+               for path in (rendered / "grafana/dashboards").rglob("*.json")}
+    assert "SLOs" in folders and "." in folders
+
+
+# -- the API's traffic and its SLO alerts -----------------------------------------
+class RecordingApi:
+    """Stands in for the instrumented API (tests/test_gameday_api.py runs the real one)."""
+
+    def __init__(self):
+        self.calls: list[tuple[str, str, str, float]] = []
+
+    def call(self, method: str, route: str, outcome: str = "ok", seconds: float = 0.0) -> None:
+        self.calls.append((method, route, outcome, seconds))
+
+
+def test_the_api_fails_exactly_its_failing_share_on_routes_the_api_has():
+    client = RecordingApi()
+    backend = SimulatedBackend("api", api_client=client)
+    backend.serve_api(now=1000.0)
+    backend.api_failing(1 / 3)
+    served = backend.serve_api(now=1000.0 + 300)       # five minutes at API_RATE
+    backend.api_failing(0)
+    backend.serve_api(now=1000.0 + 360)
+    outcomes: dict[str, int] = {}
+    for _, _, outcome, _ in client.calls:
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    assert served == 600 and len(client.calls) == 720
+    assert outcomes["fail"] == 200, "a third of the five minutes' requests, none after the fix"
+    assert set(outcomes) == {"ok", "client-error", "fail"}
+    assert {(method, route) for method, route, _, _ in client.calls} <= set(api_routes)
+    slow = sum(1 for _, _, outcome, seconds in client.calls if outcome == "ok" and seconds > 1)
+    assert 0 < slow / len(client.calls) < 0.01, "the latency SLO keeps within its 1 % budget"
+
+
+def test_an_api_step_acts_on_the_long_running_backend_with_a_share(tmp_path):
+    scenario = tmp_path / "api.yml"
+    body = ("backend: {backend}\nsteps:\n  - {{at: 0s, name: failing, api: {{failing: {share}}}}}\n"
+            "expect:\n  - {{alert: ApiAvailabilityBudgetBurnCritical, from: failing, notify: [pagerduty]}}\n")
+    scenario.write_text(body.format(backend="long-running", share="1/3"))
+    assert load(scenario).steps[0].actions["api"] == {"failing": pytest.approx(1 / 3)}
+    scenario.write_text(body.format(backend="true", share="1/3"))
+    with pytest.raises(GamedayError, match="long-running"):
+        load(scenario)
+    scenario.write_text(body.format(backend="long-running", share="4/3"))
+    with pytest.raises(GamedayError, match="share"):
+        load(scenario)
+
+
+def test_burn_rate_pairs_are_read_from_the_rendered_fast_burn_alert(timing):
+    pairs = timing.burn_pairs("ApiAvailabilityBudgetBurnCritical")
+    assert [(p.long.seconds, p.short.seconds, p.threshold) for p in pairs] == \
+           [(3600, 300, pytest.approx(14.4 * 0.005)), (6 * 3600, 1800, pytest.approx(6 * 0.005))]
+    assert pairs[1].long.smoothing == 300, "6h sums the recorded 5-minute rates"
+    assert pairs[0].long.smoothing == 0 and pairs[1].short.smoothing == 0
+    assert timing.burn_pairs("CriticalUtilization") == ()
+
+
+def test_a_window_holds_the_good_traffic_before_the_outage_and_the_errors_it_saw():
+    from gameday.burn import Outage, Window, error_ratio
+    outage = Outage(share=1 / 3, history=3600, duration=math.inf, hidden=0, interval=60)
+    assert error_ratio(Window(3600), 600, outage) == pytest.approx(600 / 3 / 3600)
+    assert error_ratio(Window(300), 600, outage) == pytest.approx(1 / 3)
+    fresh = Outage(share=1 / 3, history=60, duration=math.inf, hidden=0, interval=60)
+    assert error_ratio(Window(3600), 600, fresh) == pytest.approx(600 / 3 / 660), "only what was served counts"
+    # Summed 5-minute records lag the raw window as the errors enter them.
+    assert error_ratio(Window(3600, smoothing=300), 240, outage) < error_ratio(Window(3600), 240, outage)
+    hidden = Outage(share=1 / 3, history=3600, duration=math.inf, hidden=15, interval=60)
+    assert error_ratio(Window(300), 300, hidden) == pytest.approx(285 / 3 / 300)
+
+
+def test_the_fast_burn_page_waits_longer_after_a_long_healthy_spell_and_clears_with_its_30m_window(timing):
+    from gameday.burn import Outage, time_to_clear, time_to_fire
+    pairs = timing.burn_pairs("ApiAvailabilityBudgetBurnCritical")
+    def outage(history):
+        return Outage(share=1 / 3, history=history, duration=480, hidden=15, interval=60)
+    fresh, warm, hour = (time_to_fire(pairs, outage(h)) for h in (60, 27 * 60, 3600))
+    assert fresh < 60 < warm < hour
+    # The 6x pair's 30m window keeps the errors until fewer than 3 % of it
+    # are left: 8 minutes at a third leave it after about 27 minutes...
+    assert 26 * 60 < time_to_clear(pairs, outage(27 * 60)) < 28 * 60
+    # ...unless the 6h window's share falls below 3 % first, after a long good spell.
+    assert time_to_clear(pairs, outage(3600)) < time_to_clear(pairs, outage(27 * 60))
+    with pytest.raises(GamedayError, match="never meets"):
+        time_to_fire(pairs, Outage(share=0.01, history=3600, duration=480, hidden=15, interval=60))
+
+
+def test_the_api_scenario_pages_within_its_windows_bound_and_waits_for_the_resolution_only_in_the_full_run(timing):
+    from gameday.plan import history_at, outage_of
+    scenario = next(s for s in load_all() if s.name == "api_outage")
+    critical = next(e for e in scenario.expect if e.alert == "ApiAvailabilityBudgetBurnCritical")
+    outage = outage_of(scenario, critical, timing, history=60)
+    assert outage.share == pytest.approx(1 / 3) and outage.duration == 480
+    plain = timing.fire_bound(critical.alert)
+    assert plain < timing.fire_bound(critical.alert, outage=outage) < scenario.step("fixed").at
+    assert timing.resolve_bound(critical, outage=outage) > 25 * 60
+    quick = {slot.scenario.name: slot for slot in schedule(load_all(), timing, quick=True)}
+    full = {slot.scenario.name: slot for slot in schedule(load_all(), timing, quick=False)}
+    assert critical.alert not in quick["api_outage"].awaited and critical.alert in full["api_outage"].awaited
+    assert history_at(scenario, critical, full["api_outage"].start) > 20 * 60
+
+
+# -- a silence holds an alert back ------------------------------------------------------
+_SILENCE_BODY = """backend: true
+steps:
+  - at: 0s
+    name: silenced
+    silence: {{matchers: [{matcher}], duration: {duration}, author: oncall, comment: Solver maintenance CHG-1}}
+  - {{at: 15s, name: failing, inc: {{metric: schedule_generation_total, labels: {{algorithm: greedy, outcome: failure}}}}}}
+  - {{at: 7m30s, name: unsilenced, unsilence: {target}}}
+expect:
+  - {{alert: ScheduleGenerationFailures, from: failing, notify: [slack], silenced_until: {until}}}
+"""
+
+
+def test_a_silence_step_is_checked_by_the_silences_package_rules(tmp_path):
+    scenario = tmp_path / "silence.yml"
+    good = dict(matcher="alertname=ScheduleGenerationFailures", duration="1h", target="silenced", until="unsilenced")
+    scenario.write_text(_SILENCE_BODY.format(**good))
+    assert load(scenario).expect[0].silenced_until == "unsilenced"
+    for bad, message in ((dict(matcher="alertname=Watchdog"), "Watchdog"), (dict(duration="8d"), "7 days"),
+                         (dict(target="failing"), "no step that makes a silence"),
+                         (dict(until="failing"), "expires the silence")):
+        scenario.write_text(_SILENCE_BODY.format(**{**good, **bad}))
+        with pytest.raises(GamedayError, match=message):
+            load(scenario)
+
+
+def _silence_record(timing, *, expired_at, notes, firing_at):
+    from gameday.observations import AlertSeen, SilenceMade
+    slots = tuple(s for s in schedule(load_all(), timing, quick=True) if s.scenario.name == "maintenance_silence")
+    t0 = 1000.0
+    failing = t0 + 15
+    seen = AlertSeen({"alertname": "ScheduleGenerationFailures", "job": "scheduler-backend"}, pending=failing + 60,
+                     firing=firing_at)
+    silence = SilenceMade(made_at=t0, id="5ab3c0de-0000-4000-8000-000000000001", replica="alertmanager-0",
+                          active_on=["alertmanager-0", "alertmanager-1", "alertmanager-2"], expired_at=expired_at)
+    return _record(timing, t0=t0, t_end=t0 + 900, slots=slots,
+                   step_times={("maintenance_silence", "silenced"): t0, ("maintenance_silence", "failing"): failing,
+                               ("maintenance_silence", "unsilenced"): expired_at},
+                   alerts_seen={("k",): seen}, notifications=tuple(notes),
+                   receiver_kinds=receiver_kinds(timing.alertmanager),
+                   silences={("maintenance_silence", "silenced"): silence})
+
+
+def _slack(at, status="firing", text="ScheduleGenerationFailures"):
+    return Notification("slack", at, status, frozenset({"ScheduleGenerationFailures"}), json.dumps({"text": text}))
+
+
+def _check(result, name):
+    return next(c for c in result.checks if c.name.startswith(name))
+
+
+def test_the_verdict_holds_a_silenced_alert_to_no_notification_then_one_at_the_next_flush(timing):
+    from gameday.verdict import judge
+    expired = 1000.0 + 450
+    result = Result()
+    judge(_silence_record(timing, expired_at=expired, notes=[_slack(expired + 200)], firing_at=1000.0 + 380),
+          result, lambda text: None)
+    held = _check(result, "maintenance_silence: ScheduleGenerationFailures held back by a silence")
+    after = _check(result, "maintenance_silence: ScheduleGenerationFailures -> slack once the silence expired")
+    assert held.ok, held.detail
+    assert after.ok and "ratio 0.67" in after.detail, after.detail
+
+    leaked = Result()
+    judge(_silence_record(timing, expired_at=expired, notes=[_slack(1000.0 + 420), _slack(expired + 200)],
+                          firing_at=1000.0 + 380), leaked, lambda text: None)
+    assert not _check(leaked, "maintenance_silence: ScheduleGenerationFailures held back").ok
+
+    untested = Result()
+    judge(_silence_record(timing, expired_at=expired, notes=[_slack(expired + 200)], firing_at=expired - 10),
+          untested, lambda text: None)
+    check = _check(untested, "maintenance_silence: ScheduleGenerationFailures held back")
+    assert not check.ok and "nothing proven" in check.detail
+
+
+# -- links in notifications -------------------------------------------------------------
+def test_links_are_read_from_every_field_and_from_e_mail_html():
+    from gameday.verdict import links_in
+    page = Notification("pagerduty", 0.0, "firing", frozenset(), json.dumps({
+        "client_url": "http://localhost:9093", "links": [{"href": "https://github.com/o/r/blob/abc/runbooks/X.md"}],
+        "payload": {"custom_details": {"firing": "Runbook: https://github.com/o/r/blob/abc/runbooks/X.md\n"
+                                                 "Dashboard: https://grafana.example/d/x?a=1&b=2."}}}))
+    assert links_in(page) == ["http://localhost:9093", "https://github.com/o/r/blob/abc/runbooks/X.md",
+                              "https://github.com/o/r/blob/abc/runbooks/X.md", "https://grafana.example/d/x?a=1&b=2"]
+    mail = Notification("email", 0.0, "firing", frozenset(),
+                        'subject\n<p><a href="https://grafana.example/d/x?a=1&amp;b=2">Dashboard</a></p>')
+    assert links_in(mail) == ["https://grafana.example/d/x?a=1&b=2"]
+
+
+def test_a_link_outside_the_configured_urls_and_the_deployed_runbooks_fails_the_verdict(timing):
+    from gameday.verdict import judge_links
+    bases = {"prometheusUrl": "http://localhost:9090", "alertmanagerUrl": "http://localhost:9093",
+             "grafanaUrl": "https://grafana.example", "runbookBaseUrl": "https://github.com/o/r/blob/abc/runbooks"}
+
+    def verdict(*urls):
+        notes = [Notification("watchdog", 1000.0, "firing", frozenset({"Watchdog"}),
+                              json.dumps({"externalURL": url})) for url in urls]
+        result = Result()
+        judge_links(_record(timing, notifications=tuple(notes), link_bases=bases), result)
+        return result.checks[0]
+
+    assert verdict("http://localhost:9093/#/alerts", "https://grafana.example:443/d/x",
+                   "http://localhost:9090/graph?g0.expr=up", "https://github.com/o/r/blob/abc/runbooks/X.md").ok
+    assert not verdict("http://127.0.0.1:41235/graph?g0.expr=up").ok, "a loopback port of the run"
+    assert not verdict("http://localhost:3000/d/x").ok, "Grafana's default, not the configured one"
+    assert not verdict("https://github.com/o/r/blob/main/runbooks/X.md").ok, "not the deployed revision"
+    assert not verdict().ok, "no link at all proves nothing"

@@ -88,11 +88,23 @@ def test_the_slo_files_promise_what_was_asked_and_prod_keeps_it(prod):
     availability, latency = files["api_availability"], files["api_latency"]
     assert availability.good.text == 'http_requests_total{job="scheduler-backend", status!="5xx"}'
     assert availability.valid.text == 'http_requests_total{job="scheduler-backend"}'
-    assert latency.good.text == 'http_request_duration_highr_seconds_bucket{job="scheduler-backend", le="1"}'
+    assert latency.good.text == 'http_request_duration_highr_seconds_bucket{job="scheduler-backend", le="1.0"}'
     assert latency.valid.text == 'http_request_duration_highr_seconds_count{job="scheduler-backend"}'
     # The high-resolution histogram has no handler label; the per-handler one has a 1 s bucket too.
     assert latency.handler_good.metric == "http_request_duration_seconds_bucket"
-    assert 'le="1"' in latency.handler_good.text and latency.handler_valid.metric == "http_request_duration_seconds_count"
+    assert 'le="1.0"' in latency.handler_good.text and latency.handler_valid.metric == "http_request_duration_seconds_count"
+
+
+def test_bucket_bounds_are_written_as_prometheus_3_stores_them():
+    # Prometheus 3 normalizes every `le` to float form on ingestion (1 -> "1.0"):
+    # a matcher on le="1" selects no series, and the SLI would read every
+    # request as slow.
+    for slo in slos.load_slos():
+        for query in (slo.good, slo.valid, slo.handler_good, slo.handler_valid):
+            if query is None:
+                continue
+            for bound in re.findall(r'\ble="([^"]*)"', query.text):
+                assert bound == "+Inf" or repr(float(bound)) == bound, f"{slo.name}: le=\"{bound}\" in {query.text}"
 
 
 @pytest.mark.parametrize("overrides,expected", [

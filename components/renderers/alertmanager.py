@@ -339,16 +339,11 @@ START_DELAY_MARGIN = 10.0
 
 
 def alerting_intervals(settings: Settings, rule_files: dict[str, str]) -> set[float]:
-    """The evaluation intervals of the rule groups that hold alerts.
-
-    Only those send to Alertmanager; a group of recording rules (the task
-    counts, every 5m) sends nothing, so its interval must not lengthen the
-    start delay nor move the flush grid.
-    """
-    return {duration_seconds(group.get("interval", settings.evaluation_interval))
-            for text in rule_files.values()
-            for group in (yaml.safe_load(text) or {}).get("groups", [])
-            if any("alert" in rule for rule in group.get("rules", []))}
+    """The evaluation intervals of the groups that hold alerts (recording-only groups send nothing)."""
+    default = duration_seconds(settings.evaluation_interval)
+    return {duration_seconds(group["interval"]) if "interval" in group else default
+            for text in rule_files.values() for group in (yaml.safe_load(text) or {}).get("groups", [])
+            if any("alert" in rule for rule in group.get("rules") or [])} or {default}
 
 
 def dispatch_start_delay_seconds(settings: Settings, rule_files: dict[str, str]) -> int:
@@ -364,6 +359,9 @@ def dispatch_start_delay_seconds(settings: Settings, rule_files: dict[str, str])
     back, the peers having held it back all along). Held until every firing
     alert is back, the restarted replica inhibits as its peers do (none sent
     with a 60 s delay). Single Alertmanagers too: there no peer stands in.
+    Only groups with alerts count: a group of recording rules alone (the 5m
+    task counts) resends nothing, and waiting for it would hold every page
+    of a restarted replica five minutes.
     """
     resent_within = max(interval * (math.floor(PROMETHEUS_RESEND_DELAY / interval) + 1)
                         for interval in alerting_intervals(settings, rule_files))
