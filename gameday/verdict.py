@@ -9,7 +9,15 @@ from collections import Counter
 from typing import Callable, Optional
 from urllib.parse import urlsplit
 
-from gameday.observations import ALERTMANAGER_DISRUPTIONS, REPLACED, Disruption, Observations, Result, SilenceMade
+from gameday.observations import (
+    ALERTMANAGER_DISRUPTIONS,
+    REPLACED,
+    AlertSeen,
+    Disruption,
+    Observations,
+    Result,
+    SilenceMade,
+)
 from gameday.plan import TOLERANCE, outage_of
 from gameday.scenarios import RECEIVERS
 from gameday.standins import Notification
@@ -192,6 +200,18 @@ def judge_links(obs: Observations, result: Result) -> None:
                "no notification carried a link")
 
 
+def _episode(obs: Observations, expectation, backend: Optional[str], condition_at: float,
+             window_end: float) -> Optional[AlertSeen]:
+    """The first episode of an expected alert in the scenario's time, on the scenario's backend."""
+    episodes = [seen for seen in obs.alerts_seen.values()
+                if seen.labels.get("alertname") == expectation.alert
+                and all(seen.labels.get(k) == v for k, v in expectation.labels.items())
+                and (backend is None or "instance" not in seen.labels or seen.labels["instance"] == backend)
+                and seen.pending is not None and seen.pending >= condition_at - 10
+                and seen.pending <= window_end]
+    return min(episodes, key=lambda e: e.pending) if episodes else None
+
+
 def judge(obs: Observations, result: Result, say: Callable[[str], None]) -> None:
     """Every check of the run into `result`, the timelines and the report through `say`."""
     notes = list(obs.notifications)
@@ -218,14 +238,7 @@ def judge(obs: Observations, result: Result, say: Callable[[str], None]) -> None
             if condition_at is None:
                 result.add(label, False, f"step {expectation.from_step} never ran")
                 continue
-            episodes = [seen for seen in obs.alerts_seen.values()
-                        if seen.labels.get("alertname") == expectation.alert
-                        and all(seen.labels.get(k) == v for k, v in expectation.labels.items())
-                        and (backend is None or "instance" not in seen.labels
-                             or seen.labels["instance"] == backend)
-                        and seen.pending is not None and seen.pending >= condition_at - 10
-                        and seen.pending <= window_end]
-            episode = min(episodes, key=lambda e: e.pending) if episodes else None
+            episode = _episode(obs, expectation, backend, condition_at, window_end)
             if episode:
                 timeline.append((episode.pending, f"{expectation.alert} pending"))
                 if episode.firing:
@@ -249,9 +262,19 @@ def judge(obs: Observations, result: Result, say: Callable[[str], None]) -> None
                 clears = [c for c in clears if c is not None]
                 held_until = (min(clears) + obs.timing.scrape + obs.timing.rule(expectation.alert).interval_seconds
                               if clears else window_end)
-                leaked = [n for n in about if n.status == "firing" and n.arrived <= held_until]
+                # Nor can it hold anything back before its source fires: an alert
+                # that fires first (a burn rate's slower windows on a short
+                # history) may speak, and must be held back from then on.
+                sources = [_episode(obs, e, backend, obs.step_times.get((scenario.name, e.from_step), condition_at),
+                                    window_end) for e in scenario.expect if not e.inhibited]
+                source_fired = min([s.firing for s in sources if s and s.firing], default=None)
+                before = [n for n in about if n.status == "firing" and source_fired and n.arrived < source_fired]
+                leaked = [n for n in about if n.status == "firing" and n.arrived <= held_until and n not in before]
                 result.add(f"{label} inhibited", fired and not leaked,
-                           "fired in Prometheus, reached no receiver" if fired and not leaked else
+                           ("fired in Prometheus, reached no receiver while its source fired"
+                            + (f" (reached {', '.join(sorted({n.kind for n in before}))} "
+                               f"{_clock(source_fired - before[0].arrived)} before its source fired)"
+                               if before else "")) if fired and not leaked else
                            ("never fired in Prometheus: the inhibition was not put to the test" if not fired else
                             "reached " + ", ".join(sorted({n.kind for n in leaked}))))
                 continue

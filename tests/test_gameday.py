@@ -987,3 +987,26 @@ def test_a_link_outside_the_configured_urls_and_the_deployed_runbooks_fails_the_
     assert not verdict("http://localhost:3000/d/x").ok, "Grafana's default, not the configured one"
     assert not verdict("https://github.com/o/r/blob/main/runbooks/X.md").ok, "not the deployed revision"
     assert not verdict().ok, "no link at all proves nothing"
+
+
+def test_an_inhibited_alert_may_speak_before_its_source_fires_and_never_after(timing):
+    from gameday.observations import AlertSeen
+    from gameday.verdict import judge
+    record = _record(timing)
+    slot = next(s for s in record.slots if s.scenario.name == "api_outage")
+    onset = record.t0 + slot.start
+    seen = {("critical",): AlertSeen({"alertname": "ApiAvailabilityBudgetBurnCritical"}, pending=onset + 110,
+                                     firing=onset + 110),
+            ("warning",): AlertSeen({"alertname": "ApiAvailabilityBudgetBurn"}, pending=onset + 50, firing=onset + 50)}
+
+    def warning_check(arrived):
+        note = Notification("slack", arrived, "firing", frozenset({"ApiAvailabilityBudgetBurn"}), "{}")
+        result = Result()
+        judge(dataclasses.replace(record, alerts_seen=seen, notifications=(note,), api_since=onset - 1600,
+                                  step_times={("api_outage", "failing"): onset, ("api_outage", "fixed"): onset + 480},
+                                  t_end=onset + 900), result, lambda text: None)
+        return _check(result, "api_outage: ApiAvailabilityBudgetBurn inhibited")
+
+    early = warning_check(onset + 80)
+    assert early.ok and "before its source fired" in early.detail, early.detail
+    assert not warning_check(onset + 200).ok
