@@ -46,7 +46,7 @@ def disruption_periods(disruptions: list[Disruption], end: float) -> list[tuple[
 
 
 def judge_disruptions(obs: Observations, result: Result, unexpected: list[tuple[Notification, str]],
-                      duplicates: list[tuple[float, str]], reopened: list[tuple[Notification, str]]) -> None:
+                      duplicates: list[tuple[float, str]]) -> None:
     """Each disruption production sees every week: nothing beyond the expected, each notification once."""
     end = obs.t_end
     spoken = [n for n in obs.notifications if not (n.kind == "watchdog" and n.alertnames == {"Watchdog"})]
@@ -69,30 +69,13 @@ def judge_disruptions(obs: Observations, result: Result, unexpected: list[tuple[
     for disruption in [d for d in obs.disruptions if d.kind == REPLACED]:
         after = [(note, what) for note, what in unexpected if note.arrived >= disruption.started]
         extra = [what for _, what in after]
-        named = [what for note, what in reopened if note.arrived >= disruption.started]
         twice = [what for when, what in duplicates if when >= disruption.started]
         pages = [note for note, _ in after if note.kind == "pagerduty" and note.status == "firing"]
         result.add(f"{disruption.kind}: no page, each notification exactly once, nothing unexpected",
                    disruption.ended is not None and not extra and not twice,
                    f"{disruption.what} at {_clock(disruption.started - obs.t0)}; until the end "
                    f"{len(pages)} unexpected pages, {len(extra)} unexpected notifications, {len(twice)} duplicated"
-                   + "".join(f"; {what}" for what in (twice + extra)[:10])
-                   + "".join(f"; re-opened after the replicas disagreed on its end: {what}" for what in named))
-
-
-REOPEN_WINDOW = 120.0   # a partner resends every minute (resend delay), evaluated on its next tick
-
-
-def _reopened_by_partner(note: Notification, spoken: list[Notification], replaced_at: float) -> bool:
-    """A firing notification of alerts paged before the replacement, right after their resolve went out."""
-    if note.status != "firing":
-        return False
-    paged_before = any(n.kind == note.kind and n.status == "firing" and n.arrived < replaced_at
-                       and note.alertnames <= n.alertnames for n in spoken)
-    resolved_just_before = any(n.kind == note.kind and n.status == "resolved" and replaced_at <= n.arrived < note.arrived
-                               and note.arrived - n.arrived <= REOPEN_WINDOW and note.alertnames <= n.alertnames
-                               for n in spoken)
-    return paged_before and resolved_just_before
+                   + "".join(f"; {what}" for what in (twice + extra)[:10]))
 
 
 def judge_long_running(obs: Observations, result: Result) -> None:
@@ -394,18 +377,6 @@ def judge(obs: Observations, result: Result, say: Callable[[str], None]) -> None
         if not note.alertnames or not note.alertnames <= allowed | ({"Watchdog"} if note.kind == "watchdog" else set()):
             what = ", ".join(sorted(note.alertnames)) or "no known alert name: " + note.text[:160]
             unexpected.append((note, f"{_clock(note.arrived - obs.t0)} {note.kind} {note.status}: {what}"))
-    # A replica replaced while an alert fires may end it sooner than its
-    # partner (it lacks the history the rule reads); its resolve reaches
-    # Alertmanager first, and the partner's next resend opens the alert again.
-    # That re-notification of an incident already paged is a known limit of
-    # HA pairs (README, "Game days"): named in the output, never hidden.
-    spoken = [n for n in notes if not (n.kind == "watchdog" and n.alertnames == {"Watchdog"})]
-    replaced = [d.started for d in obs.disruptions if d.kind == REPLACED]
-    reopened = [(note, what) for note, what in unexpected
-                if any(_reopened_by_partner(note, spoken, at) for at in replaced)]
-    unexpected = [entry for entry in unexpected if entry not in reopened]
-    for _, what in reopened:
-        say(f"   note: re-opened after the replaced replica ended it sooner than its partner: {what}")
     result.add("no unexpected notification", not unexpected, "; ".join(u for _, u in unexpected[:10]) or "none")
     heartbeats = [n for n in notes if n.kind == "watchdog" and "Watchdog" in n.alertnames]
     result.add("Watchdog heartbeat reaches its receiver", bool(heartbeats), f"{len(heartbeats)} heartbeats")
@@ -419,7 +390,7 @@ def judge(obs: Observations, result: Result, say: Callable[[str], None]) -> None
         result.add(f"each notification exactly once ({obs.prometheus_replicas} Prometheus, "
                    f"{obs.alertmanager_replicas} Alertmanagers)",
                    not exactly_once_problems, "; ".join(p for _, p in exactly_once_problems) or "no duplicates")
-    judge_disruptions(obs, result, unexpected, exactly_once_problems, reopened)
+    judge_disruptions(obs, result, unexpected, exactly_once_problems)
     judge_long_running(obs, result)
     judge_links(obs, result)
 

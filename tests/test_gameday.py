@@ -27,7 +27,6 @@ from alerting.routing import inhibition_matchers, matches_all
 from components import constants as c
 from gameday import celery_app, celery_side
 from gameday import run as gameday_run
-from gameday import verdict as verdict_module
 from gameday.api import REQUEST_METRICS_PREFIX
 from gameday.api import ROUTES as api_routes
 from gameday.api import api as instrumented_api
@@ -684,7 +683,7 @@ def test_each_alertmanager_disruption_answers_for_the_duplicates_until_the_next_
              _note("slack", 1700.0, "resolved", "LoadSheddingActive"))
     duplicates = [(1210.0, "utilization: CriticalUtilization reached pagerduty 2 times")]
     result = Result()
-    judge_disruptions(_record(timing, disruptions=(kill, roll), notifications=notes), result, [], duplicates, [])
+    judge_disruptions(_record(timing, disruptions=(kill, roll), notifications=notes), result, [], duplicates)
     by_name = {c.name.split(":")[0]: c for c in result.checks}
     assert not by_name[ROLLED].ok and by_name[KILLED].ok
     assert result.exactly_once == {ROLLED: (2, 1), KILLED: (1, 0)}
@@ -695,7 +694,7 @@ def test_a_page_after_a_prometheus_comes_back_empty_fails_its_check(timing):
     page = _note("pagerduty", 1500.0, "firing", "SuspiciousAuthActivity")
     result = Result()
     judge_disruptions(_record(timing, disruptions=(replaced,), notifications=(page,)), result,
-                      [(page, "8m20s pagerduty firing: SuspiciousAuthActivity")], [], [])
+                      [(page, "8m20s pagerduty firing: SuspiciousAuthActivity")], [])
     [check] = result.checks
     assert not check.ok and "1 unexpected pages" in check.detail
 
@@ -706,30 +705,9 @@ def test_a_notification_twice_after_a_prometheus_comes_back_empty_fails_its_chec
     replaced = Disruption(REPLACED, "replaced", 1300.0, 1310.0)
     result = Result()
     judge_disruptions(_record(timing, disruptions=(replaced,)), result, [],
-                      [(1700.0, "forged_tokens: SuspiciousAuthActivity reached pagerduty 2 times")], [])
+                      [(1700.0, "forged_tokens: SuspiciousAuthActivity reached pagerduty 2 times")])
     [check] = result.checks
     assert not check.ok and "1 duplicated" in check.detail
-
-
-def test_an_alert_reopened_right_after_its_resolve_by_the_partner_of_a_replaced_replica_is_named_not_hidden(timing):
-    replaced = Disruption(REPLACED, "replaced", 1300.0, 1310.0)
-    paged = _note("pagerduty", 1100.0, "firing", "SuspiciousAuthActivity")
-    resolved = _note("pagerduty", 1650.0, "resolved", "SuspiciousAuthActivity")
-    reopened = _note("pagerduty", 1670.0, "firing", "SuspiciousAuthActivity")
-    new_page = _note("pagerduty", 1680.0, "firing", "CriticalUtilization")
-    spoken = [paged, resolved, reopened, new_page]
-    assert verdict_module._reopened_by_partner(reopened, spoken, 1300.0)
-    # A page for an alert not paged before the replacement is never excused,
-    # nor one long after the resolve, nor one with no resolve before it.
-    assert not verdict_module._reopened_by_partner(new_page, spoken, 1300.0)
-    late = _note("pagerduty", 1650.0 + 121, "firing", "SuspiciousAuthActivity")
-    assert not verdict_module._reopened_by_partner(late, [paged, resolved, late], 1300.0)
-    assert not verdict_module._reopened_by_partner(reopened, [paged, reopened], 1300.0)
-    result = Result()
-    judge_disruptions(_record(timing, disruptions=(replaced,), notifications=tuple(spoken)),
-                      result, [], [], [(reopened, "27m50s pagerduty firing: SuspiciousAuthActivity")])
-    [check] = result.checks
-    assert check.ok and "re-opened after the replicas disagreed on its end" in check.detail
 
 
 def test_verdict_knows_nothing_of_the_run():
