@@ -70,6 +70,23 @@ def comparisons(expr: str) -> list[list[tuple[str, str, float]]]:
     return [conditions(branch) for branch in branches(tree)]
 
 
+def tile_offsets(expr: str, metric: str) -> list[int]:
+    """The offsets, in seconds and in the order written, at which an expression reads a metric."""
+    found = []
+
+    def walk(node) -> None:
+        if isinstance(node, promql_parser.VectorSelector):
+            if node.name == metric:
+                found.append(int(node.offset.total_seconds()) if node.offset else 0)
+            return
+        for child in ("expr", "lhs", "rhs"):
+            if hasattr(node, child):
+                walk(getattr(node, child))
+
+    walk(promql_parser.parse(expr))
+    return found
+
+
 def ranges(expr: str) -> set[str]:
     return set(re.findall(r"\[(\w+)\]", expr))
 
@@ -147,22 +164,28 @@ def test_generated_rules_are_the_workbooks_formulas(overrides, expected):
                 assert metric_names(rule["expr"]) == {"slo:sli_error:rate5m", "slo:sli_valid:rate5m"}
                 assert metric_names(rules[("slo:sli_error:rate5m", slo, None)]["expr"]) == {
                     "slo:sli_valid:rate5m", "slo:sli_good:rate5m"}
-            if not recorded:
-                # Under 2h, the window's valid and good rates over the raw counters, each recorded
-                # once, so a page comes as soon as its short window says.
-                for name in (f"slo:sli_valid:rate{ratio_window}", f"slo:sli_good:rate{ratio_window}"):
+            if ratio_window == "5m":
+                # The only window rated over the raw counters: the valid and good rates, each recorded once.
+                for name in ("slo:sli_valid:rate5m", "slo:sli_good:rate5m"):
                     rate = rules[(name, slo, None)]["expr"]
                     if slo == "api_availability":
                         # Good requests are valid ones with status!="5xx": both are summed from one rate of
-                        # the valid requests per status, so each raw series is read once per window.
-                        split = f"slo_status:sli_valid:rate{ratio_window}"
+                        # the valid requests per status, so each raw series is read once.
+                        split = "slo_status:sli_valid:rate5m"
                         assert metric_names(rate) == {split}, rate
                         rate = rules[(split, slo, None)]["expr"]
                         assert "sum by (status) (rate(" in rate
-                    assert ranges(rate) == {ratio_window}, rate
-                if ratio_window != "5m":
-                    assert metric_names(rule["expr"]) == {f"slo:sli_valid:rate{ratio_window}",
-                                                          f"slo:sli_good:rate{ratio_window}"}, rule["expr"]
+                    assert ranges(rate) == {"5m"}, rate
+            elif not recorded:
+                # Under 2h, the recorded 5m rates of the tiles that make up the window, back to back
+                # (offsets 0, 5m, ...), an absent tile counting as none: no lag behind a rate over
+                # the raw counters, and no raw series read again.
+                assert not ranges(rule["expr"]), rule["expr"]
+                assert metric_names(rule["expr"]) == {"slo:sli_error:rate5m", "slo:sli_valid:rate5m",
+                                                      "slo:objective:ratio"}, rule["expr"]
+                tiles = int(s.duration_seconds(ratio_window) // 300)
+                for name in ("slo:sli_error:rate5m", "slo:sli_valid:rate5m"):
+                    assert tile_offsets(rule["expr"], name) == [300 * k for k in range(tiles)], (name, rule["expr"])
             else:
                 assert ranges(rule["expr"]) == {ratio_window}, rule["expr"]
                 # From 2h on, the recorded 5m rates summed over the window: a rate over every raw

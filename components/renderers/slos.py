@@ -6,9 +6,11 @@ override the objective, the window and the burn rates (components/settings.py).
 From each SLO this module writes, in the group `scheduler_slos`:
 
 - recording rules, named level:metric:operation with an `slo` label: the
-  error ratio over every window the alerts read (`slo:sli_error:ratio_rate1h`
-  ...), over the SLO window (`slo:sli_error:ratio_window`), the error budget
-  left, each handler's errors, and the objective, budget, window and burn-rate
+  valid and good events' rates over 5 minutes (the only window read from
+  the raw counters), and from them the error ratio over every window the
+  alerts read (`slo:sli_error:ratio_rate1h` ...), over the SLO window
+  (`slo:sli_error:ratio_window`), the error budget left, each handler's
+  errors, and the objective, budget, window and burn-rate
   thresholds as series (so the dashboard never repeats a setting);
 - the Google SRE workbook's multiwindow, multi-burn-rate alerts: one that
   pages (`<Slo>BudgetBurnCritical`) and one that opens a ticket
@@ -58,9 +60,13 @@ GROUP_INTERVAL = "1m"
 # The windows whose error ratio the alerts read, shortest first.
 ALERT_RATIO_WINDOWS = tuple(sorted({w for _, long, short in SLO_ALERT_WINDOWS for w in (long, short)},
                                    key=duration_seconds))
+# The one window whose rates are taken from the raw counters; every other
+# window is built from its recordings.
+TILE = "5m"
 # Windows from this long on take their error ratio from the recorded 5-minute
-# rates; shorter ones read the raw counters, so a page comes exactly as soon
-# as its short window says.
+# rates summed over every evaluation in them; shorter ones add the 5-minute
+# tiles that make them up back to back (see _tiled_rate), so a page comes
+# exactly as soon as its windows say.
 RECORDED_RATIO_FROM_SECONDS = 2 * 3600
 # Which dashboard panel each alert links to (slo_dashboards/scheduler_slos.json).
 BURN_RATE_PANEL = 7
@@ -440,6 +446,29 @@ def _handler_bad_rate(good: Selector, valid: Selector, window: str) -> str:
     return f"{_rate(bad, window, by)}\n  or 0 * {_rate(valid, window, by)}"
 
 
+def _tiled_sum(name: str, slo: str, window: str) -> str:
+    """A recorded 5-minute rate added up over the back-to-back 5-minute tiles that make up `window`.
+
+    The recording at the evaluation itself covers the last 5 minutes, the one
+    `offset 5m` the 5 before, and so on: the evaluations come exactly one
+    interval apart, so each offset lands on an earlier recording and the tiles
+    cover the window once, as a rate over the raw counters would (they differ
+    only where a counter starts or restarts inside a tile). A tile with no
+    recording (before a new Prometheus's first, or while the backend's scrape
+    fails) counts as no requests, with the SLO's label taken from its objective
+    series, which every evaluation records: one missing tile must not empty the
+    sum and end an alert while the rest of the window still holds the errors.
+    """
+    tile_seconds = duration_seconds(TILE)
+    tiles, rest = divmod(duration_seconds(window), tile_seconds)
+    if rest or tiles < 2:
+        raise ValueError(f"a window made of {TILE} tiles is a multiple of {TILE} and longer than it, not {window}")
+    recorded, none = _selector(name, slo), f"0 * {_selector('slo:objective:ratio', slo)}"
+    terms = [f"({recorded}{f' offset {duration_text(k * tile_seconds)}' if k else ''} or {none})"
+             for k in range(int(tiles))]
+    return "(\n  " + "\n  + ".join(terms) + "\n)"
+
+
 def _recorded_bad_rate(slo: str, window: str) -> str:
     """Valid minus good events per second over a window, from that window's recorded rates (see _bad_rate)."""
     valid, good = _selector(f"slo:sli_valid:rate{window}", slo), _selector(f"slo:sli_good:rate{window}", slo)
@@ -472,51 +501,50 @@ def _recording_rules(objective: Objective) -> list[dict]:
     for (severity, long, short), rate in zip(SLO_ALERT_WINDOWS, objective.burn_rates):
         rules.append({"record": "slo:burn_rate:threshold", "expr": f"vector({rate:g})",
                       "labels": {**label, "severity": severity, "long_window": long, "short_window": short}})
-    # The windows under two hours rate the raw counters, each set once per evaluation: the valid and
-    # the good events' rates are recorded first, and the ratio is taken from them (rules of a group
-    # run in order and each sees the samples the earlier ones wrote), so a page comes as soon as its
-    # short window says. Taking the ratio from the raw counters directly read the valid requests
-    # three times and the good ones once, for each window (python -m benchmark).
-    # Where good events are valid events' series with given labels (status!="5xx"), the valid ones
-    # are rated once, per value of those labels, and both sums are taken from that: every raw series
-    # is read once per window.
-    raw_windows = [w for w in ALERT_RATIO_WINDOWS if duration_seconds(w) < RECORDED_RATIO_FROM_SECONDS]
+    # The 5-minute window rates the raw counters: the valid and the good events' rates are recorded
+    # first and the ratio is taken from them (rules of a group run in order and each sees the samples
+    # the earlier ones wrote). Where good events are valid events' series with given labels
+    # (status!="5xx"), the valid ones are rated once, per value of those labels, and both sums are
+    # taken from that: every raw series is read once.
     within = _good_within_valid(slo.good, slo.valid)
-    for window in raw_windows:
-        if within:
-            extra, split = within
-            level = "_".join(["slo", *split])
-            rules += [
-                {"record": f"{level}:sli_valid:rate{window}",
-                 "expr": _rate(slo.valid, window, f" by ({', '.join(split)}) "), "labels": label},
-                {"record": f"slo:sli_valid:rate{window}",
-                 "expr": f"sum({_selector(f'{level}:sli_valid:rate{window}', name)})", "labels": label},
-                {"record": f"slo:sli_good:rate{window}",
-                 "expr": f"sum({_selector(f'{level}:sli_valid:rate{window}', name)[:-1]}, "
-                         f"{', '.join(f'{k}{op}{chr(34)}{v}{chr(34)}' for k, op, v in extra)}}})",
-                 "labels": label},
-            ]
-        else:
-            rules += [
-                {"record": f"slo:sli_valid:rate{window}", "expr": _rate(slo.valid, window), "labels": label},
-                {"record": f"slo:sli_good:rate{window}", "expr": _rate(slo.good, window), "labels": label},
-            ]
-        if window == "5m":
-            rules.append({"record": "slo:sli_error:rate5m", "expr": _recorded_bad_rate(name, "5m") + "\n",
-                          "labels": label})
-    # Every longer window's ratio sums the recorded 5-minute rates over it: a
-    # rate over the raw counters reads every sample of every handler's series
-    # in the window on each evaluation (a 3-day window at 100 times today's
-    # handlers took most of the group's minute, python -m benchmark), while
-    # the sums read one series. Each request weighs the same in the sums; they
-    # differ from a rate over the window only at its edges, by under 5 minutes.
+    if within:
+        extra, split = within
+        level = "_".join(["slo", *split])
+        rules += [
+            {"record": f"{level}:sli_valid:rate{TILE}",
+             "expr": _rate(slo.valid, TILE, f" by ({', '.join(split)}) "), "labels": label},
+            {"record": f"slo:sli_valid:rate{TILE}",
+             "expr": f"sum({_selector(f'{level}:sli_valid:rate{TILE}', name)})", "labels": label},
+            {"record": f"slo:sli_good:rate{TILE}",
+             "expr": f"sum({_selector(f'{level}:sli_valid:rate{TILE}', name)[:-1]}, "
+                     f"{', '.join(f'{k}{op}{chr(34)}{v}{chr(34)}' for k, op, v in extra)}}})",
+             "labels": label},
+        ]
+    else:
+        rules += [
+            {"record": f"slo:sli_valid:rate{TILE}", "expr": _rate(slo.valid, TILE), "labels": label},
+            {"record": f"slo:sli_good:rate{TILE}", "expr": _rate(slo.good, TILE), "labels": label},
+        ]
+    rules.append({"record": f"slo:sli_error:rate{TILE}", "expr": _recorded_bad_rate(name, TILE) + "\n",
+                  "labels": label})
+    # The windows under two hours (30m, 1h) add up the 5-minute tiles that make them up. Rating the raw
+    # counters over 1h and 30m read each request series' samples of the last hour and half hour every
+    # minute: at 100 times today's handlers that was most of the group's time (python -m benchmark).
+    # The tiles read two recorded series per tile and cover the same window with no lag, where
+    # summing every evaluation's 5-minute rate (as the longer windows do) would weigh the last five
+    # minutes less and page a full outage two minutes later.
+    # Every window from two hours on sums the recorded 5-minute rates of every evaluation in it: a
+    # rate over the raw counters reads every sample of every handler's series in the window on each
+    # evaluation (a 3-day window at 100 times today's handlers took most of the group's minute), while
+    # the sums read one series. Each request weighs the same in the sums; they differ from a rate over
+    # the window only at its edges, by under 5 minutes.
     for window in ALERT_RATIO_WINDOWS:
-        if window == "5m":
-            expr = (f"{_selector('slo:sli_error:rate5m', name)}\n"
-                    f"  / ({_selector('slo:sli_valid:rate5m', name)} > 0)\n")
-        elif window in raw_windows:
-            expr = (f"(\n  {_recorded_bad_rate(name, window).replace(chr(10), chr(10) + '  ')}\n)\n"
-                    f"  / ({_selector(f'slo:sli_valid:rate{window}', name)} > 0)\n")
+        if window == TILE:
+            expr = (f"{_selector(f'slo:sli_error:rate{TILE}', name)}\n"
+                    f"  / ({_selector(f'slo:sli_valid:rate{TILE}', name)} > 0)\n")
+        elif duration_seconds(window) < RECORDED_RATIO_FROM_SECONDS:
+            expr = (f"{_tiled_sum(f'slo:sli_error:rate{TILE}', name, window)}\n"
+                    f"/\n({_tiled_sum(f'slo:sli_valid:rate{TILE}', name, window)} > 0)\n")
         else:
             expr = _recorded_ratio(name, window)
         rules.append({"record": f"slo:sli_error:ratio_rate{window}", "expr": expr, "labels": label})
