@@ -47,6 +47,8 @@ SPEC_ALERTS = {
 }
 GROUP_INTERVALS = {"scheduler_resilience": "30s", "scheduler_compliance": "1m", "scheduler_tasks": "1m",
                    "scheduler_performance": "1m", "scheduler_security": "1m",
+                   # Task runtimes for the Celery dashboard's quantiles, beside the Celery alerts.
+                   "scheduler_task_runtime": "1m",
                    # Task counts for the Celery dashboard's day and hour stats.
                    "scheduler_task_counts": "5m",
                    # The backend's event counts for the auth, idempotency and health check stats.
