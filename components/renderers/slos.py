@@ -61,11 +61,13 @@ GROUP_INTERVAL = "1m"
 ALERT_RATIO_WINDOWS = tuple(sorted({w for _, long, short in SLO_ALERT_WINDOWS for w in (long, short)},
                                    key=duration_seconds))
 # The one window whose rates are taken from the raw counters; every other
-# window is built from its recordings.
+# window is built from its recordings. A whole number of GROUP_INTERVALs, so
+# that an offset of whole tiles lands on an earlier evaluation's recording.
 TILE = "5m"
+assert duration_seconds(TILE) % duration_seconds(GROUP_INTERVAL) == 0, "TILE must be whole group intervals"
 # Windows from this long on take their error ratio from the recorded 5-minute
 # rates summed over every evaluation in them; shorter ones add the 5-minute
-# tiles that make them up back to back (see _tiled_rate), so a page comes
+# tiles that make them up back to back (see _tiled_sum), so a page comes
 # exactly as soon as its windows say.
 RECORDED_RATIO_FROM_SECONDS = 2 * 3600
 # Which dashboard panel each alert links to (slo_dashboards/scheduler_slos.json).
