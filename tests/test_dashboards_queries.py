@@ -176,6 +176,13 @@ AVAILABILITY, LATENCY = '{slo="api_availability"}', '{slo="api_latency"}'
 # Behaviour on data. Each case evaluates a panel's own query (macros replaced,
 # $queue = "default") against synthetic series, one sample a minute. Values are
 # rounded in the check because increase() extrapolates to the window's edges.
+# The exporter up, with 3 tasks waiting in the default queue and 4 in exports.
+TWO_QUEUES_DEEP_3_AND_4 = {
+    "up{job=\"celery-exporter\"}": "1x40",
+    "celery_queue_length{job=\"celery-exporter\",queue_name=\"default\"}": "3x40",
+    "celery_queue_length{job=\"celery-exporter\",queue_name=\"exports\"}": "4x40",
+}
+
 BEHAVIOUR = {
     "no_worker_series_reads_zero_workers": dict(
         panel=("celery_tasks", 1, "A"), round_to=1, at="30m", expected=0,
@@ -321,14 +328,10 @@ BEHAVIOUR = {
                     "0+1x40"}),
     "all_queues_total_depth_adds_every_queue": dict(
         panel=("celery_tasks", 2, "A"), variables={"queue": "^$"}, round_to=1, at="30m", expected=7,
-        series={"up{job=\"celery-exporter\"}": "1x40",
-                "celery_queue_length{job=\"celery-exporter\",queue_name=\"default\"}": "3x40",
-                "celery_queue_length{job=\"celery-exporter\",queue_name=\"exports\"}": "4x40"}),
+        series=TWO_QUEUES_DEEP_3_AND_4),
     "a_chosen_queue_reads_only_its_own_depth": dict(
         panel=("celery_tasks", 2, "A"), round_to=1, at="30m", expected=3,
-        series={"up{job=\"celery-exporter\"}": "1x40",
-                "celery_queue_length{job=\"celery-exporter\",queue_name=\"default\"}": "3x40",
-                "celery_queue_length{job=\"celery-exporter\",queue_name=\"exports\"}": "4x40"}),
+        series=TWO_QUEUES_DEEP_3_AND_4),
     "all_queues_processed_adds_every_queue": dict(
         panel=("celery_tasks", 12, "A"), variables={"queue": "^$"}, round_to=1, at="25h", expected=23,
         series={"up{job=\"celery-exporter\"}": "1x1500",
